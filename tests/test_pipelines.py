@@ -1,0 +1,77 @@
+"""tf.data pipelines: shifted targets, stream contiguity, seeded shuffling, argument errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from utils.pipelines import num_windows, stream_dataset, stream_layout, window_dataset
+
+IDS = (np.arange(1003) % 97).astype(np.int32)  # distinct values within every window
+
+
+def batches(ds):
+    return [(x.numpy(), y.numpy()) for x, y in ds]
+
+
+def test_window_targets_are_inputs_shifted_by_one():
+    ds = window_dataset(IDS, seq_len=10, batch_size=4, seed=0)
+    for x, y in batches(ds):
+        assert x.shape == y.shape == (4, 10) and x.dtype == np.int32
+        np.testing.assert_array_equal(x[:, 1:], y[:, :-1])
+        np.testing.assert_array_equal(y[:, -1], (x[:, -1] + 1) % 97)
+
+
+def test_windows_cover_every_target_once_per_epoch():
+    ds = window_dataset(IDS, seq_len=10, batch_size=1, shuffle=False, drop_remainder=False)
+    targets = np.concatenate([y.ravel() for _, y in batches(ds)])
+    n = num_windows(len(IDS), 10)
+    np.testing.assert_array_equal(targets, IDS[1:n * 10 + 1])
+
+
+def test_shuffling_is_deterministic_under_a_seed():
+    first = batches(window_dataset(IDS, 10, 4, seed=7))
+    again = batches(window_dataset(IDS, 10, 4, seed=7))
+    other = batches(window_dataset(IDS, 10, 4, seed=8))
+    assert all((a[0] == b[0]).all() for a, b in zip(first, again))
+    assert not all((a[0] == b[0]).all() for a, b in zip(first, other))
+
+
+def test_stream_rows_continue_across_batches():
+    seq_len, batch_size = 7, 5
+    got = batches(stream_dataset(IDS, seq_len, batch_size))
+    steps, stream_len = stream_layout(len(IDS), seq_len, batch_size)
+    assert len(got) == steps
+    for (x0, y0), (x1, _) in zip(got, got[1:]):
+        np.testing.assert_array_equal(x1[:, 0], y0[:, -1])  # row b of batch i+1 continues row b of batch i
+        np.testing.assert_array_equal(x0[:, 1:], y0[:, :-1])
+    stream0 = np.concatenate([x[0] for x, _ in got])
+    np.testing.assert_array_equal(stream0, IDS[:stream_len])
+    stream1 = np.concatenate([x[1] for x, _ in got])
+    np.testing.assert_array_equal(stream1, IDS[stream_len:2 * stream_len])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(seq_len=0, batch_size=4), "seq_len must be >= 1"),
+    (dict(seq_len=5000, batch_size=4), "seq_len=5000 is longer than the split"),
+    (dict(seq_len=10, batch_size=0), "batch_size must be >= 1"),
+    (dict(seq_len=100, batch_size=11), "too short for one batch"),
+])
+def test_window_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        window_dataset(IDS, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(seq_len=0, batch_size=4), "seq_len must be >= 1"),
+    (dict(seq_len=2000, batch_size=4), "longer than the split"),
+    (dict(seq_len=10, batch_size=-1), "batch_size must be >= 1"),
+    (dict(seq_len=100, batch_size=11), "too short for one batch"),
+])
+def test_stream_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        stream_dataset(IDS, **kwargs)
+
+
+def test_ids_must_be_1d_integers():
+    with pytest.raises(ValueError, match="1-D integer"):
+        window_dataset(IDS.astype(float), 10, 4)
