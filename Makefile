@@ -28,11 +28,11 @@ run: setup
 	@echo "Executed notebook: runs/Assignment_4.out.ipynb"
 
 test: setup
-	$(BIN)/python -m pytest tests $(NB) --nbval --nbval-current-env \
+	ASSIGNMENT4_RUNS_DIR=$$(mktemp -d) $(BIN)/python -m pytest tests $(NB) --nbval --nbval-current-env \
 		--nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=1200
 
 regenerate: setup
-	$(BIN)/jupyter execute --inplace --timeout=1200 $(NB)
+	ASSIGNMENT4_RUNS_DIR=$$(mktemp -d) $(BIN)/jupyter execute --inplace --timeout=1200 $(NB)
 
 clean:
 	rm -rf $(VENV) runs data/shakespeare* data/downloads

@@ -1,6 +1,5 @@
 """Tests for utils/ngram.py (interpolated modified Kneser-Ney character LM)."""
 
-import time
 from collections import Counter
 
 import numpy as np
@@ -346,15 +345,65 @@ def test_english_like_text():
     assert lm.log_prob(good).sum() > lm.log_prob(bad).sum() + 20
 
 
-def test_speed_vectorised():
-    rng = np.random.default_rng(0)
-    # ~1M ids with some structure (repeated random "words")
-    words = [rng.integers(1, 60, size=rng.integers(2, 9)) for _ in range(3000)]
-    ids = np.concatenate([words[i] for i in rng.integers(0, 3000, size=200_000)])[:1_000_000]
-    t0 = time.perf_counter()
-    lm = KneserNeyLM(8, 80).fit(ids)
-    fit_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    lm.log_prob(ids[:250_000])
-    score_s = time.perf_counter() - t0
-    assert fit_s < 5.0 and score_s < 3.0, (fit_s, score_s)
+# --------------------------------------------------------------------------- predict
+@pytest.mark.parametrize("order", [1, 2, 3, 5, 8])
+@pytest.mark.parametrize("dense_max", [None, 0])  # 0 forces the sparse scatter path at every order
+def test_predict_matches_log_prob_and_next_distribution(order, dense_max, monkeypatch):
+    rng = np.random.default_rng(200 + order)
+    V = 7
+    train = rng.choice(V - 1, size=3000, p=[0.3, 0.25, 0.2, 0.1, 0.1, 0.05])  # id V-1 unseen
+    test = np.concatenate([rng.integers(0, V, size=150), train[100:250]])  # unseen ids and contexts
+    lm = KneserNeyLM(order, V).fit(train)
+    if dense_max is not None:
+        monkeypatch.setattr(KneserNeyLM, "_DENSE_MAX_ENTRIES", dense_max)
+        lm._dense.clear()
+    lp, am = lm.predict(test)
+    assert lp.shape == am.shape == (test.size - 1,)
+    assert lp.dtype == np.float64 and am.dtype == np.int64
+    np.testing.assert_allclose(lp, lm.log_prob(test), rtol=0, atol=1e-12)
+    for i in range(test.size - 1):
+        ctx = test[max(0, i + 1 - (order - 1)) : i + 1] if order > 1 else test[:0]
+        assert am[i] == np.argmax(lm.next_distribution(ctx)), i
+    for chunk in (1, 7, 64):  # chunk boundaries inside the short-context start and beyond
+        lp2, am2 = lm.predict(test, chunk_size=chunk)
+        np.testing.assert_array_equal(lp2, lp)
+        np.testing.assert_array_equal(am2, am)
+
+
+def test_predict_ties_go_to_lowest_id():
+    lm = KneserNeyLM(2, 5).fit(np.array([3, 1, 3, 2]))  # after 3: ids 1 and 2 once each
+    _, am = lm.predict(np.array([3, 0]))
+    p = lm.next_distribution(np.array([3]))
+    assert p[1] == p[2] == p.max() and am[0] == 1
+
+
+def test_predict_deterministic_pattern_accuracy():
+    pattern = np.array([0, 0, 1] * 300)  # "aab": after "a" either id comes, order 3 is needed
+    test = np.array([1] + [0, 0, 1] * 20)
+    _, am3 = KneserNeyLM(3, 4).fit(pattern).predict(test)
+    assert np.mean(am3 == test[1:]) == 1.0
+    _, am2 = KneserNeyLM(2, 4).fit(pattern).predict(test)
+    assert np.mean(am2 == test[1:]) < 0.9
+
+
+def test_predict_short_inputs_and_errors():
+    lm = KneserNeyLM(3, 5)
+    with pytest.raises(RuntimeError, match="fit"):
+        lm.predict(np.array([0, 1, 2]))
+    lm.fit(np.array([0, 1, 2, 3, 4] * 5))
+    lp, am = lm.predict(np.array([2]))
+    assert lp.shape == am.shape == (0,) and lp.dtype == np.float64 and am.dtype == np.int64
+    with pytest.raises(ValueError, match="empty"):
+        lm.predict(np.array([], dtype=np.int64))
+    with pytest.raises(ValueError, match="1-D"):
+        lm.predict(np.zeros((2, 3), dtype=np.int64))
+    with pytest.raises(ValueError, match="range|lie in"):
+        lm.predict(np.array([0, 7]))
+    with pytest.raises(ValueError, match="range|lie in"):
+        lm.predict(np.array([-1, 2]))
+    with pytest.raises(TypeError, match="integer"):
+        lm.predict(np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="chunk_size"):
+        lm.predict(np.array([0, 1]), chunk_size=0)
+    with pytest.raises(TypeError, match="chunk_size"):
+        lm.predict(np.array([0, 1]), chunk_size=2.5)

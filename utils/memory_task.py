@@ -30,7 +30,9 @@ import pandas as pd
 __all__ = [
     "make_memory_task",
     "memory_vocab_size",
+    "matched_units",
     "build_memory_model",
+    "count_trainable",
     "run_memory_experiment",
     "input_gradient_norms",
     "KINDS",
@@ -97,41 +99,87 @@ def _recurrent_params(kind: str, units: int, input_dim: int) -> int:
     raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
 
 
-def matched_units(kind: str, lstm_units: int, input_dim: int) -> int:
-    """Units for ``kind`` whose recurrent layer has about as many parameters
-    as an LSTM with ``lstm_units`` units (an RNN gets about 2x the units,
-    a GRU about 1.15x)."""
-    target = _recurrent_params("lstm", lstm_units, input_dim)
+def matched_units(kind: str, lstm_units: int, input_dim: int, n_outputs: int = 0) -> int:
+    """Units for ``kind`` that give about as many trainable parameters as an
+    LSTM with ``lstm_units`` units (recurrent layer plus a Dense layer with
+    ``n_outputs`` outputs). An RNN gets a bit over 2x the units, a GRU ~1.1x.
+    """
+    def total(k: str, u: int) -> int:
+        return _recurrent_params(k, u, input_dim) + (u + 1) * n_outputs
+
+    target = total("lstm", lstm_units)
     candidates = range(1, 4 * lstm_units + 1)
-    return min(candidates, key=lambda u: abs(_recurrent_params(kind, u, input_dim) - target))
+    return min(candidates, key=lambda u: abs(total(kind, u) - target))
+
+
+def _gate_bias_initializer(kind: str, remember_bias: float):
+    """Bias initializer that starts a gated layer in "remember" mode.
+
+    LSTM (bias (4H,), blocks i, f, g, o): forget gate ``+remember_bias``,
+    input gate ``-remember_bias``, so initially f_t ~ sigmoid(b) ~ 1 and
+    i_t ~ sigmoid(-b) ~ 0: the cell keeps what it has and ignores new input
+    until training opens the input gate for the symbols worth storing.
+    GRU (bias (2, 3H) with ``reset_after=True``, blocks z, r, h; Keras uses
+    ``h_t = z_t h_{t-1} + (1 - z_t) h~_t``): update gate ``+remember_bias``,
+    the same keep/write split with the two gates coupled.
+    """
+    import keras
+
+    def init(shape, dtype=None):
+        b = np.zeros(shape, dtype=np.float32)
+        if kind == "lstm":
+            n = shape[-1] // 4
+            b[0:n] = -remember_bias          # input gate i
+            b[n:2 * n] = remember_bias       # forget gate f
+        else:
+            n = shape[-1] // 3
+            if b.ndim == 2:                  # reset_after=True: (input, recurrent) rows
+                b[0, 0:n] = remember_bias    # update gate z
+            else:
+                b[0:n] = remember_bias
+        return keras.ops.convert_to_tensor(b, dtype=dtype)
+
+    return init
 
 
 def build_memory_model(kind: str, units: int, vocab_size: int, n_symbols: int,
-                       embed_dim: int = 8, match_params: bool = True):
-    """A small classifier ``ids -> Embedding -> recurrent layer -> Dense logits``.
+                       match_params: bool = True, remember_bias: float | None = 4.0):
+    """A small classifier ``ids -> one-hot -> recurrent layer -> Dense logits``.
 
     Parameters
     ----------
     kind : {"rnn", "lstm", "gru"}
-        ``keras.layers.SimpleRNN``, ``LSTM`` or ``GRU`` (Keras defaults,
-        e.g. orthogonal recurrent initialisation, LSTM forget bias 1).
+        ``keras.layers.SimpleRNN``, ``LSTM`` or ``GRU`` with Keras defaults
+        (tanh, orthogonal recurrent and Glorot input initialisation) except
+        for the gate biases (see ``remember_bias``).
     units : int
         Units of the LSTM. With ``match_params=True`` the RNN and GRU get the
-        number of units that gives about the same number of recurrent
-        parameters (RNN ~2x, GRU ~1.15x units); otherwise all use ``units``.
+        number of units that gives about the same number of trainable
+        parameters (see :func:`matched_units`; for ``units=8`` and the
+        default task: LSTM 8, RNN 18, GRU 9 units, 580 / 562 / 553
+        parameters); otherwise all use ``units``.
     vocab_size : int
         Number of token ids (``memory_vocab_size(...)``).
     n_symbols : int
         Number of classes (output logits).
-    embed_dim : int
-        Size of the learned embedding of each token.
+    remember_bias : float or None
+        Initial gate bias b that makes the gated layers start out keeping
+        their memory: LSTM forget gate +b and input gate -b, GRU update gate
+        +b (f ~ sigmoid(4) = 0.982 for b = 4; compare Gers et al. 2000 and
+        Keras' ``unit_forget_bias``, which uses +1, and the "chrono"
+        initialisation of Tallec & Ollivier 2018, b ~ log(T)). It is the
+        standard fix for long dependencies and has no counterpart in the
+        gate-less SimpleRNN. ``None`` keeps the Keras defaults (LSTM forget
+        bias 1, everything else 0).
 
     Returns
     -------
-    keras.Model (not compiled), input int32 (batch, time), output float32
-    logits (batch, n_symbols). Its layers are a plain chain named
-    ``"ids" -> "embedding" -> kind -> "logits"``, so
-    :func:`input_gradient_norms` can re-run everything after the embedding.
+    keras.Model (not compiled): input int32 ids (batch, time), output float32
+    logits (batch, n_symbols). Its layers are a plain chain
+    ``"ids" -> "embedding" -> kind -> "logits"``; ``"embedding"`` is a frozen
+    identity ``Embedding`` (vocab_size x vocab_size), i.e. a one-hot
+    encoding, so the recurrent layer's input weights do all the learning and
+    :func:`input_gradient_norms` can differentiate w.r.t. its output.
     """
     import keras
 
@@ -141,27 +189,66 @@ def build_memory_model(kind: str, units: int, vocab_size: int, n_symbols: int,
         raise ValueError(
             f"need units >= 1, vocab_size >= 1, n_symbols >= 2; got {units}, {vocab_size}, {n_symbols}"
         )
-    n_units = matched_units(kind, units, embed_dim) if match_params else units
+    n_units = matched_units(kind, units, vocab_size, n_symbols) if match_params else units
+    options = {}
+    if remember_bias is not None and kind == "lstm":
+        options = {"unit_forget_bias": False,
+                   "bias_initializer": _gate_bias_initializer(kind, remember_bias)}
+    elif remember_bias is not None and kind == "gru":
+        options = {"bias_initializer": _gate_bias_initializer(kind, remember_bias)}
     layer_cls = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM,
                  "gru": keras.layers.GRU}[kind]
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
-    emb = keras.layers.Embedding(vocab_size, embed_dim, name="embedding")(ids)
-    h = layer_cls(n_units, name=kind)(emb)                        # (batch, n_units)
+    one_hot = keras.layers.Embedding(                             # (batch, time, vocab)
+        vocab_size, vocab_size, embeddings_initializer="identity", trainable=False,
+        name="embedding")(ids)
+    h = layer_cls(n_units, name=kind, **options)(one_hot)         # (batch, n_units)
     logits = keras.layers.Dense(n_symbols, name="logits")(h)      # (batch, n_symbols)
     return keras.Model(ids, logits, name=f"memory_{kind}")
 
 
+def count_trainable(model) -> int:
+    """Number of trainable parameters (the frozen one-hot table is not counted)."""
+    return int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
+
+
+def _stop_at_accuracy(threshold: float):
+    """Keras callback: stop training once an epoch's training accuracy
+    reaches ``threshold`` (saves time on the runs that are already solved)."""
+    import keras
+
+    class StopAtAccuracy(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None and logs.get("accuracy", 0.0) >= threshold:
+                self.model.stop_training = True
+
+    return StopAtAccuracy()
+
+
 def run_memory_experiment(lengths=(5, 10, 20, 50, 100), kinds=KINDS, seed: int = 0,
-                          n_train: int = 1024, n_test: int = 512, units: int = 16,
+                          n_train: int = 1024, n_test: int = 512, units: int = 8,
                           n_symbols: int = 4, n_noise: int = DEFAULT_N_NOISE,
-                          epochs: int = 10, batch_size: int = 64,
-                          learning_rate: float = 1e-2) -> pd.DataFrame:
+                          epochs: int = 12, batch_size: int = 64,
+                          learning_rate: float = 1e-2,
+                          remember_bias: float | None = 4.0,
+                          stop_accuracy: float | None = 0.995) -> pd.DataFrame:
     """Train each recurrent kind at each sequence length; test on fresh data.
 
     Every (kind, length) run is seeded with ``keras.utils.set_random_seed``
-    (weights, shuffling) and uses data generated from ``seed`` (training set)
-    and ``seed + 1`` (held-out test set), so the table is reproducible on one
-    machine (CPU thread scheduling can still change the last digits).
+    (weights, shuffling); the training set comes from ``seed`` and the
+    held-out test set from ``seed + 1``, so the table is reproducible on one
+    machine (CPU thread scheduling can still change the timings and, rarely,
+    last digits).
+
+    Measured with the defaults (2 CPU cores, ~30 s in all, seeds 0-4): every
+    kind reaches 1.0 up to length 20; at length 50 the SimpleRNN mostly
+    still succeeds (once 0.71); at length 100 it is at chance (0.22-0.27)
+    in all five seeds while the LSTM and GRU reach 1.0. The gated layers owe
+    this to ``remember_bias``: with ``remember_bias=None`` (Keras' default
+    biases) and the same budget they did *worse* than the SimpleRNN
+    (LSTM ~0.5 at length 50 and chance at 100; GRU chance from length 50),
+    because a forget gate of sigmoid(1) = 0.73 forgets almost everything
+    within 20 steps (0.73^20 ~ 2e-3).
 
     Parameters
     ----------
@@ -177,15 +264,19 @@ def run_memory_experiment(lengths=(5, 10, 20, 50, 100), kinds=KINDS, seed: int =
     n_symbols, n_noise : int
         Classes and noise symbols (chance accuracy = 1 / n_symbols).
     epochs, batch_size : int
+        Maximum epochs and minibatch size.
     learning_rate : float
-        Adam step size (with gradient-norm clipping at 1).
+        Adam step size (gradients clipped to norm 1).
+    remember_bias : float or None
+        Initial gate bias of the gated layers (see :func:`build_memory_model`).
+    stop_accuracy : float or None
+        Stop a run early once its training accuracy reaches this value.
 
     Returns
     -------
     pandas.DataFrame, one row per run, columns ``kind`` (str), ``length``
     (int), ``accuracy`` (held-out, in [0, 1]), ``n_params`` (trainable
-    parameters of the whole model) and ``seconds`` (wall time to build,
-    train and evaluate, s).
+    parameters) and ``seconds`` (wall time to build, train and evaluate, s).
     """
     import keras
 
@@ -197,20 +288,23 @@ def run_memory_experiment(lengths=(5, 10, 20, 50, 100), kinds=KINDS, seed: int =
         for kind in kinds:
             start = time.perf_counter()
             keras.utils.set_random_seed(seed)
-            model = build_memory_model(kind, units, vocab, n_symbols)
+            model = build_memory_model(kind, units, vocab, n_symbols,
+                                       remember_bias=remember_bias)
             model.compile(
                 optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 metrics=["accuracy"],
             )
-            model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0)
+            callbacks = [] if stop_accuracy is None else [_stop_at_accuracy(stop_accuracy)]
+            model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size,
+                      callbacks=callbacks, verbose=0)
             logits = model.predict(x_test, batch_size=n_test, verbose=0)
             accuracy = float(np.mean(np.argmax(logits, axis=-1) == y_test))
             rows.append({
                 "kind": kind,
                 "length": int(length),
                 "accuracy": accuracy,
-                "n_params": int(model.count_params()),
+                "n_params": count_trainable(model),
                 "seconds": time.perf_counter() - start,
             })
     return pd.DataFrame(rows, columns=["kind", "length", "accuracy", "n_params", "seconds"])
@@ -219,17 +313,21 @@ def run_memory_experiment(lengths=(5, 10, 20, 50, 100), kinds=KINDS, seed: int =
 def input_gradient_norms(model, x, y) -> np.ndarray:
     """How strongly the loss reacts to the input at each time step.
 
-    Computes the mean cross-entropy loss of ``model`` on ``(x, y)`` and its
-    gradient with respect to the *embedded* input sequence ``e`` (the output
-    of the layer named ``"embedding"``), then returns, for every step t, the
-    batch mean of ``||dLoss/de_t||`` (Euclidean norm over the embedding
-    features). The loss is a batch *sum* so that each sequence's gradient does
-    not shrink with the batch size.
+    Computes the cross-entropy loss of ``model`` on ``(x, y)``, summed over
+    the batch (so each sequence's gradient does not shrink with the batch
+    size), and its gradient with respect to the *embedded* input sequence
+    ``e`` (the output of the layer named ``"embedding"``, here the one-hot
+    vectors), then returns, for every step t, the batch mean of
+    ``||dLoss_n/de_{n,t}||`` (Euclidean norm over the embedding features).
 
-    For the memory task only step 0 carries information. In a trained LSTM
-    the norm at t = 0 stays large even for long sequences; in a SimpleRNN it
-    decays roughly geometrically with the distance ``length - 1 - t`` from
-    the output: the vanishing gradient.
+    For the memory task only step 0 carries information, so what matters is
+    how much gradient reaches t = 0 compared with the last step. Measured at
+    initialisation (length 100, 256 sequences, seed 0, ``units=8``): the
+    SimpleRNN's norm falls from 0.68 at t = 99 to 7e-7 at t = 0 (a factor
+    ~1e-6, the vanishing gradient), the LSTM's from 1.2e-2 to 8e-4 (a factor
+    ~0.07; its forget gate alone would give 0.982^99 ~ 0.17). Call it on untrained models
+    for this comparison: a trained model that is confidently right has a
+    loss, and therefore gradients, near 0 everywhere.
 
     Parameters
     ----------
@@ -260,7 +358,7 @@ def input_gradient_norms(model, x, y) -> np.ndarray:
         loss = tf.reduce_sum(
             tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(y, tf.int32), logits=out)
         )
-    grad = tape.gradient(loss, embedded)                          # (batch, length, embed_dim)
+    grad = tape.gradient(loss, embedded)                          # (batch, length, vocab)
     norms = tf.norm(grad, axis=-1)                                # (batch, length)
     result = np.asarray(tf.reduce_mean(norms, axis=0), dtype=np.float64)
     assert result.shape == (x.shape[1],)

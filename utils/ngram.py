@@ -238,6 +238,8 @@ class KneserNeyLM:
         self._alpha: dict[int, np.ndarray] = {}   # order m -> (c(hw) - D) / c(h)
         self._ctx: dict[int, np.ndarray] = {}     # order m -> sorted context keys h
         self._gamma: dict[int, np.ndarray] = {}   # order m -> backoff weight gamma(h)
+        self._span: dict[int, np.ndarray] = {}    # order m -> n-grams of context j: keys[span[j]:span[j+1]]
+        self._dense: dict[int, np.ndarray] = {}   # order m -> dense alpha table (built lazily by predict)
         self.num_ngrams_ = [0] * N
 
         # Orders 2..N (sparse tables).
@@ -262,6 +264,7 @@ class KneserNeyLM:
             self._keys[m] = keys
             self._alpha[m] = (counts - D[cls]) / c_h[group]
             self._ctx[m] = ctx_all[starts]
+            self._span[m] = np.append(starts, keys.size).astype(np.int64)
             self._gamma[m] = (D @ n_k) / c_h
 
         # Order 1 (dense): raw counts for a unigram model, else continuation counts.
@@ -338,6 +341,83 @@ class KneserNeyLM:
             tail = p[m - 1 :]
             p[m - 1 :] = np.where(cfound, alpha + self._gamma[m][ci] * tail, tail)
         return np.log(p[1:])
+
+    # Dense (num_contexts + 1, V) alpha tables are used by predict for the orders
+    # whose table has at most this many entries (the low orders); the extra last
+    # row is all zeros and serves unseen contexts.
+    _DENSE_MAX_ENTRIES = 1 << 22
+
+    def _dense_alpha(self, m: int) -> np.ndarray | None:
+        """Dense alpha table of order m, shape (num_contexts + 1, V), or None if too large."""
+        if m in self._dense:
+            return self._dense[m]
+        V, n_ctx = self.vocab_size, self._ctx[m].size
+        table = None
+        if (n_ctx + 1) * V <= self._DENSE_MAX_ENTRIES:
+            keys = self._keys[m]
+            table = np.zeros((n_ctx + 1, V), dtype=np.float64)
+            rows = np.repeat(np.arange(n_ctx), np.diff(self._span[m]))
+            table[rows, keys % V] = self._alpha[m]
+        self._dense[m] = table
+        return table
+
+    def predict(self, ids: np.ndarray, chunk_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+        """Log-probability and most likely id for every target ids[1:].
+
+        Target ids[i] (i >= 1) is predicted from ids[max(0, i-N+1):i], exactly as
+        in log_prob; for every position the full predictive distribution over
+        the V ids is built (vectorised over a chunk of positions, order by order)
+        and both the target's log-probability and its argmax are read off it.
+        Next-id accuracy = np.mean(argmax == ids[1:]).
+
+        Inputs:
+        - ids: np.ndarray of shape (T,), integer dtype, T >= 1, values in [0, vocab_size)
+        - chunk_size: int >= 1, number of positions whose (chunk_size, V)
+          distributions are held in memory at once
+
+        Returns a tuple of:
+        - logp: np.ndarray of shape (T-1,), float64, the same values as log_prob(ids)
+        - argmax: np.ndarray of shape (T-1,), int64, argmax_v p(v | context) for
+          each target (ties -> lowest id), equal to
+          np.argmax(next_distribution(context))
+        """
+        self._check_fitted()
+        ids = _check_ids(ids, self.vocab_size)
+        chunk_size = _check_int(chunk_size, "chunk_size", 1)
+        V, N, T = self.vocab_size, self.order, ids.size
+        logp = np.empty(T - 1, dtype=np.float64)
+        best = np.empty(T - 1, dtype=np.int64)
+        for a in range(1, T, chunk_size):             # targets a..b-1
+            b = min(T, a + chunk_size)
+            P = np.tile(self.unigram_, (b - a, 1))    # P[r]: distribution for target a + r
+            flat = P.reshape(-1)
+            hk = np.zeros(b - a, dtype=np.int64)      # hk[r]: key of the (m-1)-id context of target a + r
+            for m in range(2, N + 1):
+                first = max(a, m - 1)                 # targets i >= m-1 have m-1 ids of context
+                if first >= b:
+                    break
+                s = first - a
+                hk[s:] += ids[first - m + 1 : b - m + 1] * V ** (m - 2)
+                if m not in self._keys:
+                    continue
+                ci, found = _lookup(self._ctx[m], hk[s:])
+                sub = P[s:]
+                # p <- alpha + gamma * p where the context was seen, unchanged elsewhere
+                sub *= np.where(found, self._gamma[m][ci], 1.0)[:, None]
+                dense = self._dense_alpha(m)
+                if dense is not None:
+                    sub += dense[np.where(found, ci, dense.shape[0] - 1)]
+                    continue
+                rows = np.flatnonzero(found)
+                cj = ci[rows]
+                lo = self._span[m][cj]
+                cnt = self._span[m][cj + 1] - lo
+                offs = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))
+                cells = np.repeat((rows + s) * V, cnt) + self._keys[m][offs] % V
+                flat[cells] += self._alpha[m][offs]   # cells are distinct
+            logp[a - 1 : b - 1] = np.log(P[np.arange(b - a), ids[a:b]])
+            best[a - 1 : b - 1] = P.argmax(axis=1)
+        return logp, best
 
     def next_distribution(self, context: np.ndarray) -> np.ndarray:
         """Distribution of the next id given a context.

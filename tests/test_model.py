@@ -1,0 +1,173 @@
+"""Model builder, bits-per-character metric, one-step generator and stream evaluation."""
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from utils.evaluation import stream_log_probs, summarize, unigram_model, uniform_log_probs
+from utils.generation import CharGenerator
+from utils.metrics import LN2, BitsPerCharacter
+from utils.model import build_char_model, lstm_flops_per_char, model_config, state_io_model
+from utils.vocab import Vocabulary
+
+VOCAB = Vocabulary.from_text("abcdefgh ij\n:ABC")
+
+
+def lstm_params(d_in, units):
+    return 4 * units * (d_in + units + 1)
+
+
+@pytest.mark.parametrize("units, num_layers, skip", [(16, 1, False), (16, 2, False), (8, 3, True), (12, 2, True)])
+def test_shapes_and_parameter_counts(units, num_layers, skip):
+    v, e = 30, 5
+    model = build_char_model(v, embedding_dim=e, units=units, num_layers=num_layers, skip_connections=skip)
+    assert model(np.zeros((3, 7), np.int32)).shape == (3, 7, v)
+    expected = v * e + lstm_params(e, units)
+    expected += sum(lstm_params(units + (e if skip else 0), units) for _ in range(num_layers - 1))
+    expected += (units * (num_layers if skip else 1) + 1) * v
+    assert model.count_params() == expected
+
+
+def test_skip_connections_wired_as_graves():
+    model = build_char_model(20, embedding_dim=4, units=6, num_layers=3, skip_connections=True)
+    emb = model.get_layer("embedding").output
+    for i in (2, 3):  # the input reaches every layer above the first
+        parents = model.get_layer(f"skip_in_{i}")._inbound_nodes[0].input_tensors
+        assert parents[0] is emb and parents[1] is model.get_layer(f"lstm_{i - 1}").output
+    outputs = model.get_layer("skip_out")._inbound_nodes[0].input_tensors  # every layer reaches the output
+    assert [t for t in outputs] == [model.get_layer(f"lstm_{i}").output for i in (1, 2, 3)]
+    assert model.get_layer("logits").input.shape[-1] == 18
+
+
+def test_model_config_round_trip():
+    model = build_char_model(20, embedding_dim=4, units=6, num_layers=2, dropout=0.25, skip_connections=True)
+    assert model_config(model) == dict(vocab_size=20, embedding_dim=4, units=6, num_layers=2, dropout=0.25,
+                                       skip_connections=True)
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(units=0), "units"), (dict(num_layers=0), "num_layers"),
+                                           (dict(dropout=1.0), "dropout"), (dict(embedding_dim=-1), "embedding")])
+def test_builder_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        build_char_model(10, **kwargs)
+
+
+def test_bpc_metric_is_cross_entropy_over_ln2():
+    probs = np.array([[[0.5, 0.25, 0.25], [0.1, 0.8, 0.1]]], np.float32)
+    y = np.array([[0, 1]])
+    metric = BitsPerCharacter()
+    metric.update_state(y, np.log(probs))
+    assert float(metric.result()) == pytest.approx((1.0 - math.log2(0.8)) / 2, rel=1e-6)
+    nats = keras.losses.sparse_categorical_crossentropy(y, np.log(probs), from_logits=True).numpy().mean()
+    assert float(metric.result()) == pytest.approx(float(nats) / LN2, rel=1e-6)
+    weighted = BitsPerCharacter(from_logits=False)
+    weighted.update_state(y, probs, sample_weight=np.array([[1.0, 0.0]]))
+    assert float(weighted.result()) == pytest.approx(1.0, rel=1e-6)  # only -log2(0.5) counts
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    keras.utils.set_random_seed(0)
+    return build_char_model(VOCAB.size, embedding_dim=8, units=16, num_layers=2, dropout=0.3, skip_connections=True)
+
+
+def test_one_step_generator_matches_full_model(small_model):
+    gen = CharGenerator(small_model, VOCAB)
+    for prefix in ("a", "abc de\nAB:", "ij" * 40):
+        full = tf.nn.softmax(small_model(VOCAB.encode(prefix)[None], training=False)[0, -1]).numpy()
+        np.testing.assert_allclose(gen.next_distribution(prefix), full, atol=1e-5)
+
+
+def test_carried_state_equals_reading_all_at_once(small_model):
+    step = state_io_model(small_model)
+    ids = tf.constant(VOCAB.encode("abc de\nAB:ij")[None])
+    zeros = [tf.zeros((1, 16))] * 4
+    whole, *_ = step([ids, *zeros])
+    first, *states = step([ids[:, :5], *zeros])
+    second, *_ = step([ids[:, 5:], *states])
+    np.testing.assert_allclose(np.concatenate([first, second], axis=1), whole, atol=1e-5)
+
+
+def test_greedy_is_deterministic_and_seeded_sampling_reproducible(small_model):
+    gen = CharGenerator(small_model, VOCAB)
+    assert gen.generate("AB:", 30, temperature=0) == gen.generate("AB:", 30, temperature=0)
+    a = gen.generate("AB:", 40, temperature=1.0, seed=3, num_samples=3)
+    assert a == gen.generate("AB:", 40, temperature=1.0, seed=3, num_samples=3)
+    assert a != gen.generate("AB:", 40, temperature=1.0, seed=4, num_samples=3)
+    assert len(a) == 3 and all(s.startswith("AB:") and len(s) == 43 for s in a)
+    assert len(set(a)) > 1, "each sample in a batch has its own randomness"
+    assert all("\ufffd" not in s for s in gen.generate("a", 300, temperature=2.0)), "[UNK] is never sampled"
+
+
+def test_top_k_one_equals_greedy(small_model):
+    gen = CharGenerator(small_model, VOCAB)
+    assert gen.generate("ab", 25, temperature=1.0, top_k=1, seed=5) == gen.generate("ab", 25, temperature=0)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(prime="ab", temperature=-0.5), "temperature"),
+    (dict(prime="ab", top_k=0), "top_k"),
+    (dict(prime="ab", top_k=VOCAB.size), "top_k"),
+    (dict(prime="abz~"), r"outside the vocabulary: \['z', '~'\]"),
+    (dict(prime=""), "non-empty"),
+    (dict(prime="ab", length=0), "length"),
+    (dict(prime="ab", num_samples=0), "num_samples"),
+])
+def test_generation_rejects_bad_arguments(small_model, kwargs, match):
+    gen = CharGenerator(small_model, VOCAB)
+    with pytest.raises(ValueError, match=match):
+        gen.generate(**kwargs)
+
+
+def test_stream_evaluation_scores_every_character(small_model):
+    ids = VOCAB.encode("abc de\nAB:ij " * 40)
+    log_p, correct = stream_log_probs(small_model, ids, batch_size=1, chunk_len=37)
+    full = tf.nn.log_softmax(small_model(ids[None, :-1], training=False)[0]).numpy()
+    np.testing.assert_allclose(log_p, full[np.arange(len(ids) - 1), ids[1:]], atol=1e-5)
+    np.testing.assert_array_equal(correct, full.argmax(-1) == ids[1:])
+    parallel, _ = stream_log_probs(small_model, ids, batch_size=4, chunk_len=16)
+    assert parallel.shape == (len(ids) - 1,) and np.isfinite(parallel).all()
+
+
+def test_summary_units_and_baselines():
+    scores = summarize(np.full(10, -math.log(4.0)), np.array([1, 0] * 5, bool))
+    assert scores["bpc"] == pytest.approx(2.0) and scores["perplexity"] == pytest.approx(4.0)
+    assert scores["accuracy"] == 0.5
+    assert summarize(uniform_log_probs(np.zeros(9, int), 16))["bpc"] == pytest.approx(4.0)
+    p = unigram_model(np.array([1, 1, 2]), 4)
+    assert p.sum() == pytest.approx(1.0) and p[1] == pytest.approx(3 / 7)
+
+
+def test_flops_count_matches_parameter_count():
+    # one multiply-add per weight of the matrix products; training ~ 3x forward
+    model = build_char_model(50, embedding_dim=8, units=32, num_layers=2)
+    matmul_weights = sum(w.shape[0] * w.shape[1] for w in model.weights if len(w.shape) == 2
+                         and "embedding" not in w.path)
+    assert lstm_flops_per_char(50, 8, 32, 2) == 3 * 2 * matmul_weights
+
+
+def test_dynamic_evaluation_scores_before_learning_and_leaves_model_untouched(small_model):
+    from utils.evaluation import dynamic_log_probs
+
+    ids = VOCAB.encode("abc de\nAB:ij " * 60)
+    before = [w.copy() for w in small_model.get_weights()]
+    static, static_ok = stream_log_probs(small_model, ids, batch_size=2, chunk_len=20)
+    zero_lr, zero_ok = dynamic_log_probs(small_model, ids, 0.0, batch_size=2, chunk_len=20)
+    np.testing.assert_allclose(zero_lr, static, atol=1e-5)
+    np.testing.assert_array_equal(zero_ok, static_ok)
+    adapted, _ = dynamic_log_probs(small_model, ids, 1e-2, batch_size=2, chunk_len=20)
+    # 779 targets in 2 streams of 400 (20 chunks of 20): the first chunk of each stream is scored before any step
+    np.testing.assert_allclose(adapted[:20], static[:20], atol=1e-5)
+    np.testing.assert_allclose(adapted[400:420], static[400:420], atol=1e-5)
+    assert np.abs(adapted[20:40] - static[20:40]).max() > 1e-3, "later chunks see adapted weights"
+    assert adapted.mean() > static.mean() + 0.2, "adapting to a repetitive text must help"
+    for w0, w1 in zip(before, small_model.get_weights()):
+        np.testing.assert_array_equal(w0, w1)
+    with pytest.raises(ValueError, match="learning_rate"):
+        dynamic_log_probs(small_model, ids, -1.0)
+    with pytest.raises(ValueError, match="optimizer"):
+        dynamic_log_probs(small_model, ids, 1e-3, optimizer="rmsprop")

@@ -1,0 +1,91 @@
+"""Training loop: interruption and resume, the run record, early stopping inputs."""
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from utils.model import build_char_model
+from utils.pipelines import window_dataset
+from utils.training import (SampleEveryEpoch, compile_char_model, fit_resumable, prepare_run_dir,
+                            read_history, write_json)
+
+IDS = (np.arange(3000) % 7).astype(np.int32) + 1  # a periodic text: easy to learn
+
+
+class Interrupt(keras.callbacks.Callback):
+    def __init__(self, at_epoch):
+        super().__init__()
+        self.at_epoch = at_epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.at_epoch:
+            raise KeyboardInterrupt("simulated stop button")
+
+
+def make_model():
+    keras.utils.set_random_seed(1)
+    model = build_char_model(9, embedding_dim=4, units=8, num_layers=1)
+    return compile_char_model(model, learning_rate=1e-2)
+
+
+def datasets():
+    return (window_dataset(IDS, 20, 8, seed=0, repeat=True),
+            window_dataset(IDS[:500], 20, 8, shuffle=False, drop_remainder=False))
+
+
+def test_interrupt_then_resume_continues_epoch_count(tmp_path):
+    train, valid = datasets()
+    with pytest.raises(KeyboardInterrupt):
+        fit_resumable(make_model(), train, valid, tmp_path, epochs=4, steps_per_epoch=5, print_fn=lambda s: None,
+                      extra_callbacks=[Interrupt(at_epoch=2)])
+    assert list(read_history(tmp_path).index) == [1, 2]
+    lines = []
+    model, history, status = fit_resumable(make_model(), train, valid, tmp_path, epochs=4, steps_per_epoch=5,
+                                           print_fn=lines.append)
+    assert status == "resumed"
+    assert [line.split("/")[0] for line in lines] == ["epoch   3", "epoch   4"]  # finished epochs not re-run
+    assert list(history.index) == [1, 2, 3, 4]
+    assert history["time_s"].is_monotonic_increasing
+    assert history["val_bpc"].iloc[-1] < history["val_bpc"].iloc[0], "resumed training keeps learning"
+    assert json.loads((tmp_path / "training_done.json").read_text())["epochs_run"] == 4
+    assert not (tmp_path / "backup").exists()
+    again_model, again_history, again_status = fit_resumable(make_model(), train, valid, tmp_path, epochs=4,
+                                                             steps_per_epoch=5, print_fn=lines.append)
+    assert again_status == "already complete" and len(lines) == 2
+    np.testing.assert_array_equal(again_model.get_weights()[0], model.get_weights()[0])
+    assert again_history.equals(history)
+
+
+def test_run_record_files(tmp_path):
+    train, valid = datasets()
+    run = prepare_run_dir(tmp_path / "run", {"epochs": 2, "units": 8, "shape": (1, 2)})
+    samples = []
+    model, history, status = fit_resumable(make_model(), train, valid, run, epochs=2, steps_per_epoch=3,
+                                           print_fn=lambda s: None,
+                                           extra_callbacks=[SampleEveryEpoch(lambda m: "sample", samples.append)])
+    write_json(run / "metrics.json", {"valid_bpc": np.float32(1.5), "params": 123})
+    assert status == "trained" and len(samples) == 2
+    assert {p.name for p in run.iterdir()} >= {"params.json", "history.csv", "best.keras", "metrics.json",
+                                              "training_done.json"}
+    assert set(history.columns) >= {"loss", "accuracy", "bpc", "val_loss", "val_accuracy", "val_bpc", "time_s"}
+    np.testing.assert_allclose(history["bpc"], history["loss"] / np.log(2), rtol=1e-4)
+    assert json.loads((run / "metrics.json").read_text()) == {"params": 123, "valid_bpc": 1.5}
+    assert isinstance(keras.saving.load_model(run / "best.keras"), keras.Model)
+
+
+def test_run_dir_refuses_other_parameters(tmp_path):
+    prepare_run_dir(tmp_path, {"units": 8})
+    prepare_run_dir(tmp_path, {"units": 8})  # same parameters: fine
+    with pytest.raises(ValueError, match=r"differs in \['units'\]"):
+        prepare_run_dir(tmp_path, {"units": 16})
+
+
+def test_bad_budget_and_learning_rate(tmp_path):
+    train, valid = datasets()
+    with pytest.raises(ValueError, match="epochs"):
+        fit_resumable(make_model(), train, valid, tmp_path, epochs=0, steps_per_epoch=5)
+    with pytest.raises(ValueError, match="learning_rate"):
+        compile_char_model(build_char_model(9, units=4), learning_rate=0)

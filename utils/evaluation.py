@@ -1,0 +1,169 @@
+"""Held-out evaluation in Graves' units: every character of the held-out plays scored.
+
+The LSTM reads each held-out split as a few long contiguous streams, carrying its
+state from chunk to chunk (as Graves evaluated), so every character is predicted
+from all the text before it in its stream - not from a short window starting with
+an empty memory. Baselines score the same targets ``ids[1:]``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from .metrics import LN2
+from .model import state_io_model
+
+
+def stream_log_probs(model, ids: np.ndarray, batch_size: int = 32, chunk_len: int = 256):
+    """Natural-log probability the model gives to every next character of ``ids``.
+
+    ``ids[:-1]`` is cut into ``batch_size`` contiguous streams (padded at the end);
+    each stream is read in chunks of ``chunk_len`` with the LSTM state carried.
+
+    Args:
+        model: trained training-view model.
+        ids: int array ``(n,)``, n >= 2.
+        batch_size: parallel streams.
+        chunk_len: time steps per call.
+
+    Returns:
+        ``(log_p, correct)``: float64 ``(n-1,)`` log-probabilities of ``ids[1:]`` (nats)
+        and bool ``(n-1,)`` whether the most likely character was the right one.
+    """
+    ids = np.asarray(ids, dtype=np.int32)
+    if ids.ndim != 1 or len(ids) < 2:
+        raise ValueError(f"ids must be 1-D with at least 2 characters, got shape {ids.shape}")
+    if batch_size < 1 or chunk_len < 1:
+        raise ValueError(f"batch_size and chunk_len must be >= 1, got {batch_size}, {chunk_len}")
+    n = len(ids) - 1
+    stream_len = math.ceil(math.ceil(n / batch_size) / chunk_len) * chunk_len
+    x = np.zeros(batch_size * stream_len, np.int32)
+    y = np.zeros(batch_size * stream_len, np.int32)
+    x[:n], y[:n] = ids[:-1], ids[1:]
+    x, y = x.reshape(batch_size, stream_len), y.reshape(batch_size, stream_len)
+    step_model = state_io_model(model)
+    units = [int(t.shape[-1]) for t in step_model.inputs[1::2]]
+
+    @tf.function(reduce_retracing=True)
+    def score(xc, yc, states):
+        logits, *states = step_model([xc, *states], training=False)
+        logp = tf.nn.log_softmax(tf.cast(logits, tf.float32))
+        picked = tf.gather(logp, yc, batch_dims=2)
+        correct = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), yc)
+        return picked, correct, states
+
+    states = [tf.zeros((batch_size, u)) for u in units for _ in (0, 1)]
+    log_p, hits = np.empty_like(x, np.float64), np.empty_like(x, bool)
+    for start in range(0, stream_len, chunk_len):
+        sl = slice(start, start + chunk_len)
+        picked, correct, states = score(tf.constant(x[:, sl]), tf.constant(y[:, sl]), states)
+        log_p[:, sl], hits[:, sl] = picked.numpy(), correct.numpy()
+    return log_p.reshape(-1)[:n], hits.reshape(-1)[:n]
+
+
+def summarize(log_p: np.ndarray, correct: np.ndarray | None = None) -> dict[str, float]:
+    """Scores from per-character log-probabilities (nats).
+
+    Returns:
+        ``{"bpc": bits/char, "nats": nats/char, "perplexity": exp(nats), "accuracy": fraction}``.
+    """
+    nats = float(-np.mean(log_p))
+    acc = float(np.mean(correct)) if correct is not None else float("nan")
+    return {"bpc": nats / LN2, "nats": nats, "perplexity": math.exp(nats), "accuracy": acc}
+
+
+def uniform_log_probs(ids: np.ndarray, vocab_size: int) -> np.ndarray:
+    """log(1/V) for every target ``ids[1:]`` (guessing uniformly over the vocabulary)."""
+    return np.full(len(ids) - 1, -math.log(vocab_size))
+
+
+def unigram_model(train_ids: np.ndarray, vocab_size: int) -> np.ndarray:
+    """Character frequencies of the training split, add-one smoothed: float64 ``(V,)``."""
+    counts = np.bincount(np.asarray(train_ids, dtype=np.int64), minlength=vocab_size) + 1.0
+    return counts / counts.sum()
+
+
+def results_table(rows: dict[str, dict[str, dict[str, float]]]) -> pd.DataFrame:
+    """One table: a row per model, columns (split, metric) with units in the headers.
+
+    Args:
+        rows: ``{model name: {split: summarize(...) dict}}``.
+    """
+    names = {"bpc": "bits/char", "nats": "nats/char", "perplexity": "perplexity", "accuracy": "accuracy"}
+    table = {model: {(split, names[k]): v for split, scores in by_split.items() for k, v in scores.items()}
+             for model, by_split in rows.items()}
+    df = pd.DataFrame.from_dict(table, orient="index")
+    df.columns = pd.MultiIndex.from_tuples(df.columns, names=["split", "metric"])
+    return df
+
+
+def dynamic_log_probs(model, ids: np.ndarray, learning_rate: float, *, optimizer: str = "adam",
+                      batch_size: int = 16, chunk_len: int = 100, clipnorm: float = 1.0):
+    """Dynamic evaluation (Graves 2013, sections 3.1-3.2): the model keeps learning while it reads.
+
+    ``ids[:-1]`` is cut into ``batch_size`` contiguous streams, read in chunks of
+    ``chunk_len`` with the LSTM state carried. Every chunk is first *scored* (the
+    log-probabilities come from the forward pass before any update on that chunk),
+    then one gradient step is taken on it, so a prediction never benefits from its own
+    target. The steps are taken on a *copy* of the weights: ``model`` is unchanged.
+
+    Args:
+        model: trained training-view model.
+        ids: int array ``(n,)`` of the text to score, in reading order.
+        learning_rate: step size of the adaptation (choose it on validation text, never on test);
+            0 gives static evaluation.
+        optimizer: ``"adam"`` or ``"sgd"``.
+        batch_size, chunk_len: stream layout (as in :func:`stream_log_probs`).
+        clipnorm: global gradient-norm clipping of the adaptation steps.
+
+    Returns:
+        ``(log_p, correct)`` as in :func:`stream_log_probs`.
+    """
+    import keras
+
+    ids = np.asarray(ids, dtype=np.int32)
+    if ids.ndim != 1 or len(ids) < 2:
+        raise ValueError(f"ids must be 1-D with at least 2 characters, got shape {ids.shape}")
+    if learning_rate < 0:
+        raise ValueError(f"learning_rate must be >= 0, got {learning_rate}")
+    optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
+    if optimizer not in optimizers:
+        raise ValueError(f"optimizer must be one of {sorted(optimizers)}, got {optimizer!r}")
+    n = len(ids) - 1
+    stream_len = math.ceil(math.ceil(n / batch_size) / chunk_len) * chunk_len
+    x = np.zeros(batch_size * stream_len, np.int32)
+    y = np.zeros(batch_size * stream_len, np.int32)
+    w = np.zeros(batch_size * stream_len, np.float32)  # 0 on the padding
+    x[:n], y[:n], w[:n] = ids[:-1], ids[1:], 1.0
+    x, y, w = (a.reshape(batch_size, stream_len) for a in (x, y, w))
+    step_model = state_io_model(model)  # a copy: the adaptation never touches `model`
+    units = [int(t.shape[-1]) for t in step_model.inputs[1::2]]
+    opt = optimizers[optimizer](learning_rate=learning_rate, global_clipnorm=clipnorm)
+    variables = step_model.trainable_variables
+    opt.build(variables)
+
+    @tf.function(reduce_retracing=True)
+    def score_then_learn(xc, yc, wc, states):
+        with tf.GradientTape() as tape:
+            logits, *new_states = step_model([xc, *states], training=False)
+            logp = tf.nn.log_softmax(tf.cast(logits, tf.float32))
+            picked = tf.gather(logp, yc, batch_dims=2)
+            loss = -tf.reduce_sum(picked * wc) / tf.maximum(tf.reduce_sum(wc), 1.0)
+        correct = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), yc)
+        if learning_rate > 0:
+            grads = tape.gradient(loss, variables)
+            with tf.control_dependencies([picked, correct]):  # score first, then learn
+                opt.apply_gradients(zip(grads, variables))
+        return picked, correct, [tf.stop_gradient(s) for s in new_states]
+
+    states = [tf.zeros((batch_size, u)) for u in units for _ in (0, 1)]
+    log_p, hits = np.empty_like(x, np.float64), np.empty_like(x, bool)
+    for start in range(0, stream_len, chunk_len):
+        sl = slice(start, start + chunk_len)
+        picked, correct, states = score_then_learn(tf.constant(x[:, sl]), tf.constant(y[:, sl]),
+                                                   tf.constant(w[:, sl]), states)
+        log_p[:, sl], hits[:, sl] = picked.numpy(), correct.numpy()
+    return log_p.reshape(-1)[:n], hits.reshape(-1)[:n]

@@ -1,0 +1,40 @@
+"""Bits per character as a Keras metric, and unit conversions.
+
+Cross-entropy in Keras is in *nats* (natural logarithm). Graves (2013) reports
+*bits per character* (base-2 logarithm): ``bpc = nats / ln 2``. Perplexity is
+``exp(nats) = 2 ** bpc``: the size of a uniform choice that is as uncertain.
+"""
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+LN2 = math.log(2.0)
+
+
+class BitsPerCharacter(keras.metrics.Mean):
+    """Mean sparse categorical cross-entropy over characters, in bits.
+
+    ``update_state(y_true, y_pred, sample_weight=None)`` takes integer targets of
+    shape ``(B, T)`` and logits of shape ``(B, T, V)`` (``from_logits=True``) or
+    probabilities (``from_logits=False``).
+    """
+
+    def __init__(self, name: str = "bpc", from_logits: bool = True, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.from_logits = from_logits
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        nats = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
+        return super().update_state(ops.divide(nats, LN2), sample_weight=sample_weight)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits}
+
+
+def scores_from_nats(nats_per_char: float, accuracy: float | None = None) -> dict[str, float]:
+    """``{"bpc", "nats", "perplexity", "accuracy"}`` from a mean cross-entropy in nats/char."""
+    return {"bpc": nats_per_char / LN2, "nats": nats_per_char, "perplexity": math.exp(nats_per_char),
+            "accuracy": accuracy if accuracy is not None else float("nan")}
