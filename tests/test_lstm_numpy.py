@@ -1,11 +1,6 @@
 """Tests for utils/lstm_numpy.py: the NumPy LSTM equals Keras, its gradients
 equal finite differences, and the inspection helpers give known answers."""
 
-import os
-
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
-
 import warnings
 
 import numpy as np

@@ -1,11 +1,6 @@
 """Tests for utils/memory_task.py (data, models, gradient norms, and a tiny
 smoke run of the experiment; the full experiment is not run here)."""
 
-import os
-
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
-
 import numpy as np
 import pytest
 

@@ -171,3 +171,14 @@ def test_dynamic_evaluation_scores_before_learning_and_leaves_model_untouched(sm
         dynamic_log_probs(small_model, ids, -1.0)
     with pytest.raises(ValueError, match="optimizer"):
         dynamic_log_probs(small_model, ids, 1e-3, optimizer="rmsprop")
+
+
+def test_generator_update_weights_follows_the_model():
+    keras.utils.set_random_seed(3)
+    model = build_char_model(VOCAB.size, embedding_dim=4, units=8, num_layers=1)
+    gen = CharGenerator(model, VOCAB)
+    before = gen.next_distribution("abc")
+    model.get_layer("logits").set_weights([w + 0.5 for w in model.get_layer("logits").get_weights()])
+    np.testing.assert_array_equal(gen.next_distribution("abc"), before)  # a copy, not the model itself
+    full = tf.nn.softmax(model(VOCAB.encode("abc")[None], training=False)[0, -1]).numpy()
+    np.testing.assert_allclose(gen.update_weights(model).next_distribution("abc"), full, atol=1e-6)

@@ -41,6 +41,7 @@ def configure(seed: int = 42, deterministic: bool = True) -> dict[str, str]:
     import pandas as pd
     import tensorflow as tf
 
+    tf.get_logger().setLevel("ERROR")  # no Python-side warnings (e.g. tf.function retracing notices)
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from .model import state_io_model
+from .model import copy_weights, state_io_model
 from .vocab import UNK_ID, Vocabulary
 
 
@@ -38,6 +38,14 @@ class CharGenerator:
             raise ValueError(f"model predicts {self.step_model.outputs[0].shape[-1]} ids, "
                              f"the vocabulary has {vocab.size}")
         self._sample = tf.function(self._sample_loop, reduce_retracing=True)
+
+    def update_weights(self, model) -> "CharGenerator":
+        """Copy the current weights of ``model`` (e.g. after another training epoch).
+
+        Reusing one generator this way keeps its compiled sampling loop (no retracing).
+        """
+        copy_weights(model, self.step_model)
+        return self
 
     # -- validation -----------------------------------------------------------------
     def encode_prime(self, prime: str) -> np.ndarray:

@@ -101,3 +101,87 @@ def plot_temperature(probs: np.ndarray, labels: list[str], temperatures=(0.5, 1.
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
     return ax
+
+
+def plot_memory_accuracy(table: pd.DataFrame, chance: float, ax=None, title: str | None = None):
+    """Held-out accuracy against the memory distance T, one line per recurrent kind.
+
+    Args:
+        table: :func:`utils.memory_task.run_memory_experiment` output (``kind``, ``length``, ``accuracy``).
+        chance: accuracy of guessing (``1 / n_symbols``), drawn as a dashed line.
+    """
+    ax = _axes(ax)
+    names = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+    for kind, rows in table.groupby("kind", sort=False):
+        ax.plot(rows["length"], rows["accuracy"], "o-", label=names.get(kind, kind))
+    ax.axhline(chance, ls="--", color="gray", label=f"chance ({chance:.2f})")
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(table["length"].unique()), [str(t) for t in sorted(table["length"].unique())])
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("distance T to the symbol to remember (time steps, log scale)")
+    ax.set_ylabel("held-out accuracy")
+    ax.set_title(title or "Remembering a symbol across T steps")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_gradient_norms(norms: dict[str, np.ndarray], ax=None, title: str | None = None):
+    """``||dLoss/d input_t||`` against the time step t, log scale, one line per model."""
+    ax = _axes(ax)
+    for name, values in norms.items():
+        ax.semilogy(np.arange(len(values)), values, label=name)
+    ax.set_xlabel("input time step t (the symbol to remember is at t = 0)")
+    ax.set_ylabel("gradient norm (log scale)")
+    ax.set_title(title or "How much gradient reaches each input step")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_cell_heatmap(values: np.ndarray, text: str, cells, ax=None, width: int = 80,
+                      title: str | None = None):
+    """Activations of selected cells under the characters (Karpathy et al. 2015 style).
+
+    Args:
+        values: float ``(T, H)`` activations in [-1, 1] (e.g. ``tanh(c)``).
+        text: the ``T`` characters that produced them.
+        cells: the cell indices to show, one row of text each.
+        width: characters per row shown (the first ``width`` characters).
+    """
+    ax = _axes(ax)
+    cells = list(cells)
+    shown = text[:width]
+    grid = np.asarray(values)[: len(shown), cells].T  # (len(cells), width)
+    image = ax.imshow(grid, cmap="coolwarm", vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
+    for row in range(len(cells)):
+        for col, ch in enumerate(shown):
+            ax.text(col, row, {"\n": "⏎", " ": "␣"}.get(ch, ch), ha="center", va="center", fontsize=7)
+    ax.set_yticks(range(len(cells)), [f"cell {c}" for c in cells])
+    ax.set_xticks([])
+    ax.set_xlabel("characters of a held-out passage (colour: cell activation, blue -1 … red +1)")
+    ax.set_title(title or "Memory cells reading held-out text")
+    plt.colorbar(image, ax=ax, fraction=0.02, pad=0.01, label="tanh(c)")
+    return ax
+
+
+def plot_gate_saturation(fractions: dict[str, tuple[np.ndarray, np.ndarray]], ax=None,
+                         title: str | None = None):
+    """Per unit: fraction of time left-saturated (x) vs right-saturated (y), one colour per gate.
+
+    Args:
+        fractions: ``{gate name: (frac_left (H,), frac_right (H,))}``
+            (see :func:`utils.lstm_numpy.gate_saturation`).
+    """
+    ax = _axes(ax)
+    for name, (left, right) in fractions.items():
+        ax.scatter(left, right, s=10, alpha=0.6, label=name)
+    ax.plot([0, 1], [1, 0], ls=":", color="gray")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("fraction of time left-saturated (gate < 0.1)")
+    ax.set_ylabel("fraction of time right-saturated (gate > 0.9)")
+    ax.set_title(title or "Gate saturation per unit")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
