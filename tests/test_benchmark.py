@@ -22,7 +22,7 @@ def test_reports_are_complete_and_consistent():
     assert train["flops_per_char"] == lstm_flops_per_char(VOCAB.size, 4, 8, 2)
     assert train["train_gflops"] == pytest.approx(train["chars_per_s"] * train["flops_per_char"] / 1e9)
     assert train["ratio_to_gemm"] == pytest.approx(train["train_gflops"] / train["gemm_gflops"])
-    gen = generation_report(model, VOCAB, prime="abc de\nAB:ij " * 3, length=20, window=30, window_length=5)
+    gen = generation_report(model, VOCAB, prime="abc de\nAB:ij " * 3, length=20, window=30, refeed_chars=5)
     assert gen["speedup"] == pytest.approx(gen["one_step_chars_per_s"] / gen["refeed_chars_per_s"])
     assert np.isfinite(list(gen.values())).all() and gemm_gflops(n=64, repeats=1) > 0
 

@@ -80,6 +80,7 @@ def test_one_step_generator_matches_full_model(small_model):
     for prefix in ("a", "abc de\nAB:", "ij" * 40):
         full = tf.nn.softmax(small_model(VOCAB.encode(prefix)[None], training=False)[0, -1]).numpy()
         np.testing.assert_allclose(gen.next_distribution(prefix), full, atol=1e-5)
+        np.testing.assert_allclose(gen.next_distribution(prefix, step_by_step=True), full, atol=1e-5)
 
 
 def test_carried_state_equals_reading_all_at_once(small_model):

@@ -31,6 +31,13 @@ How to use a strategy with Keras (the same code runs on a laptop, a GPU and a TP
   heuristics are the linear rule (SGD; Goyal et al. 2017, with a warm-up) and a
   square-root rule for Adam; both are starting points to check on the validation
   loss, not guarantees, which is why nothing here scales the rate for you.
+* **Gradient clipping is per replica.** In Keras 3.15's TensorFlow backend the
+  optimizer clips (``global_clipnorm``) *before* it all-reduces the gradients, so with
+  ``N`` replicas each replica's share is clipped to ``clipnorm`` and their sum can
+  reach ``N * clipnorm``. While clipping is inactive this changes nothing; when it is
+  active the distributed run differs from a one-device run (``tests/test_distribute.py``
+  measures both cases). Dividing ``clipnorm`` by ``N`` gives a comparable, not an
+  identical, bound.
 
 None of the functions print; :func:`choose_strategy` returns a one-line description
 for the caller to show.

@@ -76,14 +76,23 @@ class CharGenerator:
         logits, *states = self.step_model([ids, *states], training=False)
         return logits[:, -1, :], states
 
-    def next_distribution(self, prefix: str) -> np.ndarray:
+    def next_distribution(self, prefix: str, step_by_step: bool = False) -> np.ndarray:
         """Probabilities of the next character after ``prefix``.
+
+        Args:
+            prefix: the text read so far (non-empty, in-vocabulary).
+            step_by_step: read ``prefix`` one character per call, carrying every layer's
+                ``(h, c)`` from call to call - exactly what :meth:`generate` does - instead
+                of in one call. Both must give the full model's probabilities.
 
         Returns:
             float32 array ``(vocab.size,)`` summing to 1 (``[UNK]`` included, not masked).
         """
         ids = self.encode_prime(prefix)[None, :]
-        logits, _ = self._read(tf.constant(ids), self._zero_state(1))
+        states = self._zero_state(1)
+        chunks = [ids[:, t:t + 1] for t in range(ids.shape[1])] if step_by_step else [ids]
+        for chunk in chunks:
+            logits, states = self._read(tf.constant(chunk), states)
         return tf.nn.softmax(logits)[0].numpy()
 
     def _sample_loop(self, prime_ids, length, temperature, top_k, seed):

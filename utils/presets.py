@@ -1,0 +1,95 @@
+"""Named sets of notebook parameters for a laptop, a Colab GPU and a Colab TPU.
+
+A preset overrides some of the notebook's parameters (the names in its parameters
+cell); everything it does not name keeps its value. :func:`apply_preset` refuses to
+set a name the notebook does not have, so a typo in a preset fails loudly instead of
+creating a variable nothing reads.
+
+Usage (a ``PRESET`` parameter, e.g. set by papermill ``-p PRESET colab-gpu``)::
+
+    params = {name: globals()[name] for name in ("EMBEDDING_DIM", "UNITS", ...)}
+    globals().update(apply_preset(PRESET, params))
+
+``BATCH_SIZE`` is always the *global* batch: the number of windows the ``tf.data``
+pipeline puts in one step. Under a distribution strategy (:mod:`utils.distribute`)
+Keras splits it evenly across the replicas, so each replica computes on
+``BATCH_SIZE / num_replicas_in_sync`` windows.
+
+The ``"expected"`` texts are expectations (estimates from the model size and the
+hardware), not measurements: only ``"cpu-laptop"``, the notebook's defaults, has
+been run.
+"""
+from __future__ import annotations
+
+import copy
+
+#: The notebook's default values of the parameters the presets set.
+NOTEBOOK_DEFAULTS: dict[str, object] = {
+    "EMBEDDING_DIM": 64, "UNITS": 256, "NUM_LAYERS": 1, "DROPOUT": 0.0,
+    "BATCH_SIZE": 128, "SEQ_LEN": 100, "LEARNING_RATE": 1e-2,
+    "EPOCHS": 7, "STEPS_PER_EPOCH": 130,
+}
+
+_GPU_MODEL = {"EMBEDDING_DIM": 64, "UNITS": 512, "NUM_LAYERS": 2, "DROPOUT": 0.2, "SEQ_LEN": 200}
+
+#: ``{name: {"description": str, "expected": str, "params": {PARAMETER: value}}}``.
+PRESETS: dict[str, dict] = {
+    "cpu-laptop": {
+        "description": "The notebook's defaults: one 256-unit LSTM layer, batch 128, 7 x 130 steps.",
+        "expected": "Expected: about 3 minutes of training on 2 CPU cores (the notebook's reference run); "
+                    "an under-fitted model, the quality reported in the committed notebook.",
+        "params": dict(NOTEBOOK_DEFAULTS),
+    },
+    "colab-gpu": {
+        "description": "Two 512-unit layers with dropout 0.2, 200-character windows, batch 256, "
+                       "30 x 300 steps: for one Colab GPU (T4 or better).",
+        "expected": "Expectation, not measured: roughly 1-2 minutes per epoch on a T4 (cuDNN LSTM), so "
+                    "at most about an hour for 30 epochs (early stopping may end sooner); a clearly "
+                    "lower validation bpc than cpu-laptop, which reads each character < 3 times.",
+        "params": {**_GPU_MODEL, "BATCH_SIZE": 256, "LEARNING_RATE": 3e-3, "EPOCHS": 30,
+                   "STEPS_PER_EPOCH": 300},
+    },
+    "colab-tpu": {
+        "description": "The colab-gpu model with BATCH_SIZE 128 windows per replica (the notebook's "
+                       "BATCH_SIZE is per replica): a global batch of 1024 on a TPU v2-8 (8 cores).",
+        "expected": "Expectation, not measured (no TPU was available): each step reads 4x the "
+                    "characters of colab-gpu, so 30 x 150 steps read about twice its data; time per "
+                    "epoch depends on the TPU generation. Quality similar to or better than colab-gpu.",
+        # BATCH_SIZE is global: 1024 = 128 per replica x 8 TPU cores (see utils.distribute). The
+        # global batch is 4x colab-gpu's, so the gradient is less noisy and the learning rate is
+        # raised by sqrt(4) = 2 (the square-root heuristic for Adam; a starting point, not tuned).
+        # CLIPNORM is left alone; note that Keras clips each replica's gradient share, so the
+        # effective bound is looser than on one device (see utils.distribute).
+        "params": {**_GPU_MODEL, "BATCH_SIZE": 128, "LEARNING_RATE": 6e-3, "EPOCHS": 30,
+                   "STEPS_PER_EPOCH": 150},
+    },
+}
+
+
+def apply_preset(name: str | None, params: dict) -> dict:
+    """The notebook parameters ``params`` with the preset ``name`` applied.
+
+    Args:
+        name: a key of :data:`PRESETS`, or ``None`` for no preset.
+        params: ``{PARAMETER_NAME: value}``, the notebook's current parameters. Not modified.
+
+    Returns:
+        A new dict: a (deep) copy of ``params`` with the preset's values set. With
+        ``name=None`` an unchanged copy.
+
+    Raises:
+        ValueError: ``name`` is not a preset (the message lists the valid names), or
+            the preset sets a parameter that ``params`` does not have (the message names it).
+    """
+    result = copy.deepcopy(dict(params))
+    if name is None:
+        return result
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(sorted(PRESETS))} "
+                         f"(or None for no preset)")
+    unknown = [key for key in PRESETS[name]["params"] if key not in result]
+    if unknown:
+        raise ValueError(f"preset {name!r} sets parameter(s) {unknown} that the notebook does not have; "
+                         f"known parameters: {sorted(result)}")
+    result.update(copy.deepcopy(PRESETS[name]["params"]))
+    return result
