@@ -89,3 +89,44 @@ def test_bad_budget_and_learning_rate(tmp_path):
         fit_resumable(make_model(), train, valid, tmp_path, epochs=0, steps_per_epoch=5)
     with pytest.raises(ValueError, match="learning_rate"):
         compile_char_model(build_char_model(9, units=4), learning_rate=0)
+
+
+def test_stateful_model_carries_state_and_resets_each_epoch():
+    from utils.model import reset_lstm_states
+    from utils.training import ResetStatesEachEpoch
+
+    keras.utils.set_random_seed(2)
+    model = build_char_model(9, embedding_dim=4, units=8, num_layers=2, stateful=True, batch_size=3)
+    x = IDS[:30].reshape(3, 10)
+    first = model(x).numpy()
+    carried = model(x).numpy()  # same input, but starting from the state left by the first call
+    assert np.abs(first - carried).max() > 1e-4
+    lstm = model.get_layer("lstm_2")
+    assert np.abs(np.asarray(lstm.states[0])).max() > 0
+    callback = ResetStatesEachEpoch()
+    callback.set_model(model)
+    callback.on_epoch_begin(0)
+    assert all(np.abs(np.asarray(s)).max() == 0 for s in lstm.states)
+    np.testing.assert_allclose(model(x).numpy(), first, atol=1e-6)  # back to the zero state
+    reset_lstm_states(model)
+    with pytest.raises(ValueError, match="fixed batch_size"):
+        build_char_model(9, stateful=True)
+
+
+def test_stateful_training_on_streams_with_stream_validation(tmp_path):
+    from utils.pipelines import stream_dataset
+    from utils.training import ResetStatesEachEpoch, StreamValidation
+
+    keras.utils.set_random_seed(1)
+    model = compile_char_model(build_char_model(9, embedding_dim=4, units=8, num_layers=1, stateful=True,
+                                                batch_size=4), learning_rate=1e-2)
+    eval_model = build_char_model(9, embedding_dim=4, units=8, num_layers=1)
+    train = stream_dataset(IDS, 20, 4).repeat()
+    best, history, status = fit_resumable(
+        model, train, None, tmp_path, epochs=3, steps_per_epoch=10, print_fn=lambda s: None,
+        validation_callback=StreamValidation(eval_model, IDS[:500], batch_size=2, chunk_len=50),
+        extra_callbacks=[ResetStatesEachEpoch()])
+    assert status == "trained" and list(history.index) == [1, 2, 3]
+    assert {"val_bpc", "val_accuracy", "time_s"} <= set(history.columns)
+    assert history["val_bpc"].iloc[-1] < history["val_bpc"].iloc[0]
+    assert best.get_layer("lstm_1").stateful

@@ -29,7 +29,8 @@ from keras import layers
 
 def build_char_model(vocab_size: int, *, embedding_dim: int = 64, units: int = 256, num_layers: int = 2,
                      dropout: float = 0.0, skip_connections: bool = False, state_io: bool = False,
-                     batch_size: int | None = None, name: str = "char_lstm") -> keras.Model:
+                     stateful: bool = False, batch_size: int | None = None,
+                     name: str = "char_lstm") -> keras.Model:
     """Build the character-level LSTM language model.
 
     Args:
@@ -40,6 +41,9 @@ def build_char_model(vocab_size: int, *, embedding_dim: int = 64, units: int = 2
         dropout: dropout rate between layers, in ``[0, 1)``.
         skip_connections: Graves' skip connections (see the module docstring).
         state_io: build the stateful-I/O view (inputs and outputs carry ``(h, c)``).
+        stateful: Keras-stateful LSTM layers: each layer keeps its final ``(h, c)`` of one batch
+            as the initial state of the next (truncated BPTT with carried state; Graves 2013
+            section 3.2). Needs a fixed ``batch_size``; reset with :func:`reset_lstm_states`.
         batch_size: fixed batch size of the inputs (``None`` = any).
         name: model name.
 
@@ -54,13 +58,16 @@ def build_char_model(vocab_size: int, *, embedding_dim: int = 64, units: int = 2
             raise ValueError(f"{arg} must be an int >= {low}, got {value!r}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    if stateful and (state_io or not batch_size):
+        raise ValueError("stateful=True needs a fixed batch_size and excludes state_io")
 
     ids = keras.Input(shape=(None,), batch_size=batch_size, dtype="int32", name="ids")
     inputs, outputs_states = [ids], []
     embedded = layers.Embedding(vocab_size, embedding_dim, name="embedding")(ids)
     x, layer_outputs = embedded, []
     for i in range(1, num_layers + 1):
-        lstm = layers.LSTM(units, return_sequences=True, return_state=state_io, name=f"lstm_{i}")
+        lstm = layers.LSTM(units, return_sequences=True, return_state=state_io, stateful=stateful,
+                           name=f"lstm_{i}")
         if i > 1 and skip_connections:
             x = layers.Concatenate(name=f"skip_in_{i}")([embedded, x])
         if state_io:
@@ -96,6 +103,13 @@ def model_config(model: keras.Model) -> dict:
         "skip_connections": any(layer.name == "skip_out" or layer.name.startswith("skip_in")
                                 for layer in model.layers),
     }
+
+
+def reset_lstm_states(model: keras.Model) -> None:
+    """Zero the carried ``(h, c)`` of every stateful LSTM layer of ``model``."""
+    for layer in model.layers:
+        if isinstance(layer, layers.LSTM) and layer.stateful:
+            layer.reset_state()
 
 
 def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:

@@ -121,6 +121,40 @@ class SampleEveryEpoch(keras.callbacks.Callback):
         self.print_fn("    | " + sample.replace("\n", "\n    | "))
 
 
+class ResetStatesEachEpoch(keras.callbacks.Callback):
+    """Zero the carried LSTM state at the start of every epoch (stateful training)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        from .model import reset_lstm_states
+
+        reset_lstm_states(self.model)
+
+
+class StreamValidation(keras.callbacks.Callback):
+    """Validation for a *stateful* model: scores the validation ids with carried state.
+
+    Keras' own validation would run through the stateful layers and mix their training
+    state with validation text. Instead, at the end of every epoch this callback copies
+    the weights into the stateless training view (``eval_model``), scores ``ids`` as
+    contiguous streams (:func:`utils.evaluation.stream_log_probs`) and adds ``val_bpc``,
+    ``val_loss`` (nats) and ``val_accuracy`` to the epoch's logs. Place it before the
+    callbacks that read them (``fit_resumable(validation_callback=...)`` does).
+    """
+
+    def __init__(self, eval_model: keras.Model, ids: np.ndarray, batch_size: int = 16, chunk_len: int = 256):
+        super().__init__()
+        self.eval_model, self.ids, self.batch_size, self.chunk_len = eval_model, ids, batch_size, chunk_len
+
+    def on_epoch_end(self, epoch, logs=None):
+        from .evaluation import stream_log_probs, summarize
+        from .model import copy_weights
+
+        copy_weights(self.model, self.eval_model)
+        scores = summarize(*stream_log_probs(self.eval_model, self.ids, self.batch_size, self.chunk_len))
+        if logs is not None:
+            logs.update(val_bpc=scores["bpc"], val_loss=scores["nats"], val_accuracy=scores["accuracy"])
+
+
 def read_history(run_dir: str | Path) -> pd.DataFrame:
     """The run's ``history.csv`` as a DataFrame indexed by epoch (1-based); empty if none.
 
@@ -157,7 +191,8 @@ def prepare_run_dir(run_dir: str | Path, params: dict) -> Path:
 
 
 def fit_resumable(model: keras.Model, train_ds, valid_ds, run_dir: str | Path, *, epochs: int,
-                  steps_per_epoch: int, patience: int = 3, extra_callbacks=(), print_fn=print):
+                  steps_per_epoch: int, patience: int = 3, extra_callbacks=(), print_fn=print,
+                  validation_callback: keras.callbacks.Callback | None = None):
     """Train ``model`` for up to ``epochs`` epochs, resumable, recording the run.
 
     Callbacks: :class:`EpochClock`, ``BackupAndRestore`` (resume), ``CSVLogger``
@@ -168,10 +203,14 @@ def fit_resumable(model: keras.Model, train_ds, valid_ds, run_dir: str | Path, *
     Args:
         model: a compiled training-view model.
         train_ds: repeating training dataset (``steps_per_epoch`` batches per epoch).
-        valid_ds: finite validation dataset, evaluated after every epoch.
+        valid_ds: finite validation dataset, evaluated after every epoch (``None`` when
+            ``validation_callback`` provides ``val_*`` instead, e.g. :class:`StreamValidation`).
         run_dir: the run folder (see :func:`prepare_run_dir`).
         epochs, steps_per_epoch: the training budget.
         patience: early-stopping patience in epochs.
+        validation_callback: a callback that adds ``val_bpc`` (etc.) to the logs; it runs
+            before the history, checkpoint and early-stopping callbacks read them, and its
+            time counts in ``time_s``.
 
     Returns:
         ``(best_model, history, status)``: the best checkpoint loaded back, the history
@@ -188,6 +227,9 @@ def fit_resumable(model: keras.Model, train_ds, valid_ds, run_dir: str | Path, *
     status = "resumed" if len(previous) else "trained"
     best_so_far = float(previous["val_bpc"].min()) if len(previous) else None
     callbacks = [
+        # the validation callback goes first so that EpochClock's time_s includes it, as it includes
+        # Keras' own validation for a stateless model
+        *([validation_callback] if validation_callback is not None else []),
         EpochClock(start_s=float(previous["time_s"].iloc[-1]) if len(previous) else 0.0),
         keras.callbacks.BackupAndRestore(str(run_dir / "backup"), save_freq="epoch", delete_checkpoint=True),
         keras.callbacks.CSVLogger(str(run_dir / HISTORY), append=True),
