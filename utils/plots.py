@@ -10,6 +10,17 @@ def _axes(ax):
     return ax if ax is not None else plt.gca()
 
 
+def _label(ax, xlabel: str, ylabel: str, title: str, legend: bool = True, grid_axis: str = "both"):
+    """Axis labels, title, a light grid and (optionally) a small legend; returns ``ax``."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(axis=grid_axis, alpha=0.3)
+    if legend:
+        ax.legend(fontsize=8)
+    return ax
+
+
 def plot_char_frequencies(counts: pd.Series, ax=None, top: int | None = None, title: str | None = None):
     """Bar chart of character frequencies in percent, most frequent first.
 
@@ -67,12 +78,9 @@ def plot_bpc_vs_time(history: pd.DataFrame, ax=None, reference: dict[str, float]
     ax.plot(history["time_s"], history["val_bpc"], "s-", label=label)
     for i, (name, value) in enumerate((reference or {}).items()):
         ax.axhline(value, ls="--", color=f"C{i + 2}", label=f"{name} ({value:.2f})")
-    ax.set_xlabel("training time (s, wall clock)")
-    ax.set_ylabel("validation cross-entropy (bits/char)")
-    ax.set_title(title or "Held-out bits per character vs training time")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return ax
+    return _label(ax, "training time (s, wall clock)",
+                  "validation cross-entropy (bits/char)",
+                  title or "Held-out bits per character vs training time")
 
 
 def plot_temperature(probs: np.ndarray, labels: list[str], temperatures=(0.5, 1.0, 1.5), top: int = 12,
@@ -95,12 +103,8 @@ def plot_temperature(probs: np.ndarray, labels: list[str], temperatures=(0.5, 1.
         p_t /= p_t.sum()
         ax.bar(np.arange(top) + (j - (len(temperatures) - 1) / 2) * width, p_t[order], width, label=f"T = {t:g}")
     ax.set_xticks(np.arange(top), [labels[i] for i in order])
-    ax.set_xlabel("next character (⏎ = newline, ␣ = space)")
-    ax.set_ylabel("probability")
-    ax.set_title(title or "Temperature reshapes the next-character distribution")
-    ax.legend()
-    ax.grid(axis="y", alpha=0.3)
-    return ax
+    return _label(ax, "next character (⏎ = newline, ␣ = space)", "probability",
+                  title or "Temperature reshapes the next-character distribution", grid_axis="y")
 
 
 def plot_memory_accuracy(table: pd.DataFrame, chance: float, ax=None, title: str | None = None):
@@ -118,12 +122,9 @@ def plot_memory_accuracy(table: pd.DataFrame, chance: float, ax=None, title: str
     ax.set_xscale("log")
     ax.set_xticks(sorted(table["length"].unique()), [str(t) for t in sorted(table["length"].unique())])
     ax.set_ylim(0, 1.05)
-    ax.set_xlabel("distance T to the symbol to remember (time steps, log scale)")
-    ax.set_ylabel("held-out accuracy")
-    ax.set_title(title or "Remembering a symbol across T steps")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return ax
+    return _label(ax, "distance T to the symbol to remember (time steps, log scale)",
+                  "held-out accuracy",
+                  title or "Remembering a symbol across T steps")
 
 
 def plot_gradient_norms(norms: dict[str, np.ndarray], ax=None, title: str | None = None):
@@ -131,12 +132,9 @@ def plot_gradient_norms(norms: dict[str, np.ndarray], ax=None, title: str | None
     ax = _axes(ax)
     for name, values in norms.items():
         ax.semilogy(np.arange(len(values)), values, label=name)
-    ax.set_xlabel("input time step t (the symbol to remember is at t = 0)")
-    ax.set_ylabel("gradient norm (log scale)")
-    ax.set_title(title or "How much gradient reaches each input step")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return ax
+    return _label(ax, "input time step t (the symbol to remember is at t = 0)",
+                  "gradient norm (log scale)",
+                  title or "How much gradient reaches each input step")
 
 
 def plot_cell_heatmap(values: np.ndarray, text: str, cells, ax=None, width: int = 80,
@@ -179,9 +177,6 @@ def plot_gate_saturation(fractions: dict[str, tuple[np.ndarray, np.ndarray]], ax
     ax.plot([0, 1], [1, 0], ls=":", color="gray")
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("fraction of time left-saturated (gate < 0.1)")
-    ax.set_ylabel("fraction of time right-saturated (gate > 0.9)")
-    ax.set_title(title or "Gate saturation per unit")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return ax
+    return _label(ax, "fraction of time left-saturated (gate < 0.1)",
+                  "fraction of time right-saturated (gate > 0.9)",
+                  title or "Gate saturation per unit")
