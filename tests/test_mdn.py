@@ -1,0 +1,156 @@
+"""Tests for utils.mdn: mixture parameters, NLL against NumPy, sampling, training."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from keras import ops
+from scipy.stats import multivariate_normal
+
+from utils import mdn
+
+
+def _raw(rng, B, T, M, rho_hat=None, log_sigma=None):
+    raw = rng.normal(size=(B, T, 1 + 6 * M)).astype(np.float32)
+    if rho_hat is not None:
+        raw[..., 1 + 5 * M:] = rho_hat
+    if log_sigma is not None:
+        raw[..., 1 + 3 * M:1 + 5 * M] = log_sigma
+    return raw
+
+
+def _numpy_nll(y, raw, eps=1e-6):
+    """Direct mixture density with scipy, float64."""
+    M = (raw.shape[-1] - 1) // 6
+    out = np.zeros(y.shape[:2])
+    for b in range(y.shape[0]):
+        for t in range(y.shape[1]):
+            r = raw[b, t].astype(np.float64)
+            e_hat, pi_hat = r[0], r[1:1 + M]
+            mu1, mu2, s1, s2, rh = (r[1 + i * M:1 + (i + 1) * M] for i in range(1, 6))
+            pi = np.exp(pi_hat - pi_hat.max()); pi /= pi.sum()
+            s1 = np.exp(np.clip(s1, mdn.LOG_SIGMA_MIN, mdn.LOG_SIGMA_MAX))
+            s2 = np.exp(np.clip(s2, mdn.LOG_SIGMA_MIN, mdn.LOG_SIGMA_MAX))
+            rho = np.clip(np.tanh(rh), -(1 - eps), 1 - eps)
+            logs = [np.log(pi[j]) + multivariate_normal(
+                [mu1[j], mu2[j]], [[s1[j] ** 2, rho[j] * s1[j] * s2[j]], [rho[j] * s1[j] * s2[j], s2[j] ** 2]],
+                allow_singular=True).logpdf(y[b, t, :2]) for j in range(M)]
+            e = 1 / (1 + np.exp(-e_hat))
+            bern = np.log(e) if y[b, t, 2] else np.log1p(-e)
+            out[b, t] = -(np.logaddexp.reduce(logs) + bern)
+    return out
+
+
+@pytest.mark.parametrize("M", [1, 3])
+def test_nll_matches_numpy(M):
+    rng = np.random.default_rng(0)
+    raw = _raw(rng, 2, 4, M)
+    y = rng.normal(size=(2, 4, 3)).astype(np.float32)
+    y[..., 2] = rng.random((2, 4)) < 0.3
+    got = ops.convert_to_numpy(mdn.mdn_nll(y, raw))
+    assert got.shape == (2, 4)
+    np.testing.assert_allclose(got, _numpy_nll(y, raw), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("rho_hat", [6.0, -6.0, 20.0])
+def test_nll_rho_near_one_and_tiny_sigma_is_finite_and_correct(rho_hat):
+    rng = np.random.default_rng(1)
+    raw = _raw(rng, 1, 3, 2, rho_hat=rho_hat, log_sigma=-6.0)   # sigma ~ 2.5e-3, |rho| ~ 1 - 1e-5 .. 1 - 1e-6
+    M = 2
+    y = np.zeros((1, 3, 3), np.float32)
+    y[0, :, 0] = raw[0, :, 1 + M] + 1e-3                         # near component 0's mean
+    y[0, :, 1] = raw[0, :, 1 + 2 * M] + np.sign(rho_hat) * 1e-3
+    got = ops.convert_to_numpy(mdn.mdn_nll(y, raw))
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, _numpy_nll(y, raw), rtol=2e-3, atol=2e-3)
+
+
+def test_nll_extreme_inputs_are_finite():
+    rng = np.random.default_rng(2)
+    raw = _raw(rng, 2, 3, 4) * 50.0                              # sigmas e^-50..e^50, rho = +-1, huge logits
+    y = rng.normal(size=(2, 3, 3)).astype(np.float32) * 100.0
+    y[..., 2] = 1.0
+    assert np.all(np.isfinite(ops.convert_to_numpy(mdn.mdn_nll(y, raw))))
+
+
+def test_mixture_params_weights_and_bias():
+    rng = np.random.default_rng(3)
+    raw = _raw(rng, 2, 5, 4)
+    p0 = {k: ops.convert_to_numpy(v) for k, v in mdn.mixture_params(raw).items()}
+    p2 = {k: ops.convert_to_numpy(v) for k, v in mdn.mixture_params(raw, bias=2.0).items()}
+    np.testing.assert_allclose(p0["pi"].sum(-1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(p2["pi"].sum(-1), 1.0, rtol=1e-5)
+    assert np.all(p0["sigma1"] > 0) and np.all(np.abs(p0["rho"]) < 1) and np.all((p0["e"] > 0) & (p0["e"] < 1))
+    np.testing.assert_allclose(p2["sigma1"], p0["sigma1"] * np.exp(-2.0), rtol=1e-5)
+    assert np.all(p2["pi"].max(-1) >= p0["pi"].max(-1) - 1e-6)   # bias sharpens the weights
+    with pytest.raises(ValueError, match="bias"):
+        mdn.mixture_params(raw, bias=-1.0)
+    with pytest.raises(ValueError, match="raw"):
+        mdn.mixture_params(np.zeros((2, 8), np.float32))
+
+
+def test_layer_and_model_shapes():
+    with pytest.raises(ValueError, match="num_components"):
+        mdn.MixtureDensityOutput(0)
+    model = mdn.build_mdn_model(num_components=3, units=8)
+    assert model.output_shape == (None, None, 19)
+    assert model.optimizer.clipnorm == 1.0
+    out = model(np.zeros((2, 7, 3), np.float32))
+    assert tuple(out.shape) == (2, 7, 19)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    """Tiny training set: noisy straight lines with random slopes (normalised-ish units)."""
+    rng = np.random.default_rng(0)
+    T = 20
+    d = rng.normal(size=(32, 1, 2)) * 0.5
+    y = np.concatenate([np.repeat(d, T, axis=1) + 0.05 * rng.normal(size=(32, T, 2)), np.zeros((32, T, 1))], -1)
+    y[:, -1, 2] = 1
+    y = y.astype(np.float32)
+    x = np.zeros_like(y)
+    x[:, 1:] = y[:, :-1]
+    return x, y
+
+
+def test_training_smoke_reduces_loss(toy):
+    x, y = toy
+    model = mdn.build_mdn_model(num_components=3, units=16, learning_rate=1e-2)
+    before = mdn.evaluate_nll(model, x, y)
+    result = mdn.fit_with_budget(model, x, y, seconds=2.0, batch_size=16, max_epochs=15)
+    after = mdn.evaluate_nll(model, x, y)
+    assert 1 <= result["epochs"] <= 15
+    assert after < before - 0.5
+
+
+def test_sampling_shapes_seed_and_bias(toy):
+    x, _ = toy
+    model = mdn.build_mdn_model(num_components=3, units=8, seed=1)
+    s = mdn.sample_mdn(model, 5, seed=0)
+    assert s.shape == (5, 3) and s.dtype == np.float32 and set(np.unique(s[:, 2])) <= {0.0, 1.0}
+    np.testing.assert_array_equal(s, mdn.sample_mdn(model, 5, seed=0))
+    primed = mdn.sample_mdn(model, 4, seed=0, prime=x[0, 1:6])
+    assert primed.shape == (4, 3)
+    with pytest.raises(ValueError, match="prime"):
+        mdn.sample_mdn(model, 4, prime=np.zeros((3, 2)))
+    var0 = mdn.sample_mdn(model, 40, bias=0.0, seed=3)[:, :2].var()
+    var3 = mdn.sample_mdn(model, 40, bias=3.0, seed=3)[:, :2].var()
+    assert var3 < 0.5 * var0
+
+
+def test_density_grid_integrates_to_about_one():
+    model = mdn.build_mdn_model(num_components=2, units=8)
+    xs = ys = np.linspace(-8, 8, 161)
+    dens = mdn.density_grid(model, np.zeros((4, 3), np.float32), step=2, xs=xs, ys=ys)
+    assert dens.shape == (161, 161) and np.all(dens >= 0)
+    assert abs(dens.sum() * (xs[1] - xs[0]) ** 2 - 1) < 0.05
+    with pytest.raises(ValueError, match="step"):
+        mdn.density_grid(model, np.zeros((4, 3), np.float32), step=4, xs=xs, ys=ys)
+
+
+def test_constant_velocity_baseline(toy):
+    _, y = toy
+    nll = mdn.constant_velocity_nll(y[:24], y[24:])
+    assert np.isfinite(nll)
+    noisy = y[24:].copy()
+    noisy[..., :2] += np.random.default_rng(0).normal(size=noisy[..., :2].shape)
+    assert mdn.constant_velocity_nll(y[:24], noisy) > nll + 1
