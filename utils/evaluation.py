@@ -14,7 +14,7 @@ import pandas as pd
 import tensorflow as tf
 
 from .metrics import LN2
-from .model import state_io_model
+from .model import state_io_model, zero_states
 
 
 def stream_log_probs(model, ids: np.ndarray, batch_size: int = 32, chunk_len: int = 256):
@@ -33,6 +33,28 @@ def stream_log_probs(model, ids: np.ndarray, batch_size: int = 32, chunk_len: in
         ``(log_p, correct)``: float64 ``(n-1,)`` log-probabilities of ``ids[1:]`` (nats)
         and bool ``(n-1,)`` whether the most likely character was the right one.
     """
+    x, y, w, n = _stream_layout(ids, batch_size, chunk_len)
+    step_model = state_io_model(model)
+
+    @tf.function(reduce_retracing=True)
+    def score(xc, yc, wc, states):
+        logits, *states = step_model([xc, *states], training=False)
+        logp = tf.nn.log_softmax(tf.cast(logits, tf.float32))
+        picked = tf.gather(logp, yc, batch_dims=2)
+        correct = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), yc)
+        return picked, correct, states
+
+    return _read_streams(score, step_model, x, y, w, n, chunk_len)
+
+
+def _stream_layout(ids, batch_size: int, chunk_len: int):
+    """Cut ``ids[:-1] -> ids[1:]`` into ``batch_size`` padded streams of whole chunks.
+
+    Returns:
+        ``(x, y, w, n)``: int32 inputs and targets and float32 weights (0 on the padding),
+        each ``(batch_size, stream_len)`` with ``stream_len`` a multiple of ``chunk_len``,
+        and ``n = len(ids) - 1`` the number of real targets.
+    """
     ids = np.asarray(ids, dtype=np.int32)
     if ids.ndim != 1 or len(ids) < 2:
         raise ValueError(f"ids must be 1-D with at least 2 characters, got shape {ids.shape}")
@@ -42,24 +64,20 @@ def stream_log_probs(model, ids: np.ndarray, batch_size: int = 32, chunk_len: in
     stream_len = math.ceil(math.ceil(n / batch_size) / chunk_len) * chunk_len
     x = np.zeros(batch_size * stream_len, np.int32)
     y = np.zeros(batch_size * stream_len, np.int32)
-    x[:n], y[:n] = ids[:-1], ids[1:]
-    x, y = x.reshape(batch_size, stream_len), y.reshape(batch_size, stream_len)
-    step_model = state_io_model(model)
-    units = [int(t.shape[-1]) for t in step_model.inputs[1::2]]
+    w = np.zeros(batch_size * stream_len, np.float32)
+    x[:n], y[:n], w[:n] = ids[:-1], ids[1:], 1.0
+    return (*(a.reshape(batch_size, stream_len) for a in (x, y, w)), n)
 
-    @tf.function(reduce_retracing=True)
-    def score(xc, yc, states):
-        logits, *states = step_model([xc, *states], training=False)
-        logp = tf.nn.log_softmax(tf.cast(logits, tf.float32))
-        picked = tf.gather(logp, yc, batch_dims=2)
-        correct = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), yc)
-        return picked, correct, states
 
-    states = [tf.zeros((batch_size, u)) for u in units for _ in (0, 1)]
+def _read_streams(step, step_model, x, y, w, n: int, chunk_len: int):
+    """Run ``step(x_chunk, y_chunk, w_chunk, states) -> (log_p, correct, states)`` over the
+    chunks in order, carrying the states; returns the first ``n`` results, in text order."""
+    states = zero_states(step_model, x.shape[0])
     log_p, hits = np.empty_like(x, np.float64), np.empty_like(x, bool)
-    for start in range(0, stream_len, chunk_len):
+    for start in range(0, x.shape[1], chunk_len):
         sl = slice(start, start + chunk_len)
-        picked, correct, states = score(tf.constant(x[:, sl]), tf.constant(y[:, sl]), states)
+        picked, correct, states = step(tf.constant(x[:, sl]), tf.constant(y[:, sl]), tf.constant(w[:, sl]),
+                                       states)
         log_p[:, sl], hits[:, sl] = picked.numpy(), correct.numpy()
     return log_p.reshape(-1)[:n], hits.reshape(-1)[:n]
 
@@ -124,23 +142,13 @@ def dynamic_log_probs(model, ids: np.ndarray, learning_rate: float, *, optimizer
     """
     import keras
 
-    ids = np.asarray(ids, dtype=np.int32)
-    if ids.ndim != 1 or len(ids) < 2:
-        raise ValueError(f"ids must be 1-D with at least 2 characters, got shape {ids.shape}")
     if learning_rate < 0:
         raise ValueError(f"learning_rate must be >= 0, got {learning_rate}")
     optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
     if optimizer not in optimizers:
         raise ValueError(f"optimizer must be one of {sorted(optimizers)}, got {optimizer!r}")
-    n = len(ids) - 1
-    stream_len = math.ceil(math.ceil(n / batch_size) / chunk_len) * chunk_len
-    x = np.zeros(batch_size * stream_len, np.int32)
-    y = np.zeros(batch_size * stream_len, np.int32)
-    w = np.zeros(batch_size * stream_len, np.float32)  # 0 on the padding
-    x[:n], y[:n], w[:n] = ids[:-1], ids[1:], 1.0
-    x, y, w = (a.reshape(batch_size, stream_len) for a in (x, y, w))
+    x, y, w, n = _stream_layout(ids, batch_size, chunk_len)
     step_model = state_io_model(model)  # a copy: the adaptation never touches `model`
-    units = [int(t.shape[-1]) for t in step_model.inputs[1::2]]
     opt = optimizers[optimizer](learning_rate=learning_rate, global_clipnorm=clipnorm)
     variables = step_model.trainable_variables
     opt.build(variables)
@@ -159,11 +167,4 @@ def dynamic_log_probs(model, ids: np.ndarray, learning_rate: float, *, optimizer
                 opt.apply_gradients(zip(grads, variables))
         return picked, correct, [tf.stop_gradient(s) for s in new_states]
 
-    states = [tf.zeros((batch_size, u)) for u in units for _ in (0, 1)]
-    log_p, hits = np.empty_like(x, np.float64), np.empty_like(x, bool)
-    for start in range(0, stream_len, chunk_len):
-        sl = slice(start, start + chunk_len)
-        picked, correct, states = score_then_learn(tf.constant(x[:, sl]), tf.constant(y[:, sl]),
-                                                   tf.constant(w[:, sl]), states)
-        log_p[:, sl], hits[:, sl] = picked.numpy(), correct.numpy()
-    return log_p.reshape(-1)[:n], hits.reshape(-1)[:n]
+    return _read_streams(score_then_learn, step_model, x, y, w, n, chunk_len)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from .model import copy_weights, state_io_model
+from .model import copy_weights, state_io_model, zero_states
 from .vocab import UNK_ID, Vocabulary
 
 
@@ -33,7 +33,6 @@ class CharGenerator:
     def __init__(self, model, vocab: Vocabulary):
         self.vocab = vocab
         self.step_model = state_io_model(model)
-        self.units = [int(t.shape[-1]) for t in self.step_model.inputs[1::2]]
         if self.step_model.outputs[0].shape[-1] != vocab.size:
             raise ValueError(f"model predicts {self.step_model.outputs[0].shape[-1]} ids, "
                              f"the vocabulary has {vocab.size}")
@@ -70,7 +69,7 @@ class CharGenerator:
 
     # -- core -----------------------------------------------------------------------
     def _zero_state(self, batch: int):
-        return [tf.zeros((batch, u)) for u in self.units for _ in (0, 1)]
+        return zero_states(self.step_model, batch)
 
     def _read(self, ids, states):
         logits, *states = self.step_model([ids, *states], training=False)

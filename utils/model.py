@@ -105,6 +105,13 @@ def model_config(model: keras.Model) -> dict:
     }
 
 
+def zero_states(step_model: keras.Model, batch_size: int) -> list:
+    """Zero ``[h_1, c_1, ..., h_L, c_L]`` (each ``(batch_size, H)``) for a stateful-I/O model."""
+    import tensorflow as tf
+
+    return [tf.zeros((batch_size, int(t.shape[-1]))) for t in step_model.inputs[1:]]
+
+
 def reset_lstm_states(model: keras.Model) -> None:
     """Zero the carried ``(h, c)`` of every stateful LSTM layer of ``model``."""
     for layer in model.layers:
