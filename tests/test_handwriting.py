@@ -86,3 +86,35 @@ def test_make_pairs_shifts_by_a_null_row(lasa):
     assert x.shape == y.shape == (3, 100, 3)
     assert not x[:, 0].any()
     np.testing.assert_array_equal(x[:, 1:], y[:, :-1])
+
+
+def test_make_lines_uses_each_stroke_once_per_round_and_keeps_shapes(lasa):
+    train, _ = hw.split_by_demonstration(lasa)
+    lines = hw.make_lines(train, strokes_per_line=3, repeats=2, spacing=100.0, seed=0)
+    assert len(lines) == 2 * (150 // 3)
+    assert all(line.shape == (300, 3) and line.dtype == np.float32 for line in lines)
+    assert all(line[:, 2].sum() == 3 and line[-1, 2] == 1 for line in lines)
+    strokes = np.stack([hw.to_points(s) for s in train])            # (150, 100, 2)
+    uses = np.zeros(len(train), int)
+    for line in lines:                                   # cut at pen lifts, undo the shift
+        pts = hw.to_points(line)
+        for i in range(3):
+            piece = pts[i * 100:(i + 1) * 100] - np.array([100.0 * i, 0.0], np.float32)
+            err = np.abs(strokes - piece).max(axis=(1, 2))
+            assert err.min() < 1e-3
+            uses[err.argmin()] += 1
+    assert set(uses) == {2}
+    again = hw.make_lines(train, strokes_per_line=3, repeats=2, spacing=100.0, seed=0)
+    assert all(np.array_equal(a, b) for a, b in zip(lines, again))
+    with pytest.raises(ValueError, match="strokes_per_line"):
+        hw.make_lines(train[:2], strokes_per_line=3)
+    with pytest.raises(ValueError, match="repeats"):
+        hw.make_lines(train, repeats=0)
+
+
+def test_stroke_starts_marks_first_point_after_each_pen_lift():
+    y = np.zeros((2, 6, 3), np.float32)
+    y[0, [1, 5], 2] = 1
+    y[1, [2, 4], 2] = 1
+    starts = hw.stroke_starts(y)
+    np.testing.assert_array_equal(starts, [[1, 0, 1, 0, 0, 0], [1, 0, 0, 1, 0, 1]])

@@ -6,6 +6,7 @@ import pytest
 from keras import ops
 from scipy.stats import multivariate_normal
 
+from utils import handwriting as hw
 from utils import mdn
 
 
@@ -114,12 +115,22 @@ def toy():
 
 def test_training_smoke_reduces_loss(toy):
     x, y = toy
-    model = mdn.build_mdn_model(num_components=3, units=16, learning_rate=1e-2)
+    model = mdn.build_mdn_model(num_components=3, units=16, learning_rate=1e-2, decay_steps=30)
     before = mdn.evaluate_nll(model, x, y)
-    result = mdn.fit_with_budget(model, x, y, seconds=2.0, batch_size=16, max_epochs=15)
+    model.fit(x, y, batch_size=16, epochs=15, verbose=0)
     after = mdn.evaluate_nll(model, x, y)
-    assert 1 <= result["epochs"] <= 15
+    assert model.optimizer.learning_rate.numpy() < 1e-6           # the cosine decay reached 0
     assert after < before - 0.5
+    with pytest.raises(ValueError, match="decay_steps"):
+        mdn.build_mdn_model(decay_steps=0)
+
+
+def test_point_nll_mean_is_keras_loss(toy):
+    x, y = toy
+    model = mdn.build_mdn_model(num_components=2, units=8)
+    per_point = mdn.point_nll(model, x, y)
+    assert per_point.shape == y.shape[:2]
+    assert per_point.mean() == pytest.approx(model.evaluate(x, y, verbose=0, batch_size=len(x)), rel=1e-5)
 
 
 def test_sampling_shapes_seed_and_bias(toy):
@@ -128,29 +139,77 @@ def test_sampling_shapes_seed_and_bias(toy):
     s = mdn.sample_mdn(model, 5, seed=0)
     assert s.shape == (5, 3) and s.dtype == np.float32 and set(np.unique(s[:, 2])) <= {0.0, 1.0}
     np.testing.assert_array_equal(s, mdn.sample_mdn(model, 5, seed=0))
+    assert mdn.sample_mdn(model, 4, seed=0, num_samples=6).shape == (6, 4, 3)
     primed = mdn.sample_mdn(model, 4, seed=0, prime=x[0, 1:6])
     assert primed.shape == (4, 3)
     with pytest.raises(ValueError, match="prime"):
         mdn.sample_mdn(model, 4, prime=np.zeros((3, 2)))
-    var0 = mdn.sample_mdn(model, 40, bias=0.0, seed=3)[:, :2].var()
-    var3 = mdn.sample_mdn(model, 40, bias=3.0, seed=3)[:, :2].var()
+    with pytest.raises(ValueError, match="num_samples"):
+        mdn.sample_mdn(model, 4, num_samples=0)
+    var0 = mdn.sample_mdn(model, 40, bias=0.0, seed=3, num_samples=8)[..., :2].var()
+    var3 = mdn.sample_mdn(model, 40, bias=3.0, seed=3, num_samples=8)[..., :2].var()
     assert var3 < 0.5 * var0
 
 
-def test_density_grid_integrates_to_about_one():
+def test_stateful_sampler_matches_the_full_sequence_model(toy):
+    """With a huge bias (sigma ~ e^-10) each sample is, to 1e-3, the mean of one component of
+    the full model run on [null row, prime, samples so far]: the carried state is right."""
+    x, _ = toy
+    model = mdn.build_mdn_model(num_components=3, units=8, seed=2)
+    prime = x[0, 1:6]
+    out = mdn.sample_mdn(model, 10, bias=30.0, seed=0, prime=prime)
+    seq = np.concatenate([np.zeros((1, 3), np.float32), prime, out[:-1]])
+    p = {k: ops.convert_to_numpy(v)[0, len(prime):] for k, v in mdn.mixture_params(model(seq[None]), bias=30.0).items()}
+    dist = np.maximum(np.abs(out[:, :1] - p["mu1"]), np.abs(out[:, 1:2] - p["mu2"]))   # (10, M)
+    assert dist.min(axis=1).max() < 1e-3
+
+
+def test_next_position_density_integrates_to_the_number_of_steps():
     model = mdn.build_mdn_model(num_components=2, units=8)
-    xs = ys = np.linspace(-8, 8, 161)
-    dens = mdn.density_grid(model, np.zeros((4, 3), np.float32), step=2, xs=xs, ys=ys)
-    assert dens.shape == (161, 161) and np.all(dens >= 0)
-    assert abs(dens.sum() * (xs[1] - xs[0]) ** 2 - 1) < 0.05
-    with pytest.raises(ValueError, match="step"):
-        mdn.density_grid(model, np.zeros((4, 3), np.float32), step=4, xs=xs, ys=ys)
+    inputs = np.zeros((4, 3), np.float32)
+    positions = np.array([[0, 0], [1, 0], [2, 1], [3, 1]], np.float64)
+    xs = np.linspace(-30, 35, 261)
+    ys = np.linspace(-30, 30, 241)
+    scale, shift = np.array([2.0, 1.5]), np.array([0.5, -0.2])
+    dens = mdn.next_position_density(model, inputs, positions, xs, ys, scale, shift)
+    cell = (xs[1] - xs[0]) * (ys[1] - ys[0])
+    assert dens.shape == (241, 261) and np.all(dens >= 0)
+    assert abs(dens.sum() * cell - 4) < 0.1
+    one = mdn.next_position_density(model, inputs, positions, xs, ys, scale, shift, steps=[2])
+    assert abs(one.sum() * cell - 1) < 0.05
+    with pytest.raises(ValueError, match="positions"):
+        mdn.next_position_density(model, inputs, positions[:3], xs, ys, scale, shift)
 
 
 def test_constant_velocity_baseline(toy):
     _, y = toy
-    nll = mdn.constant_velocity_nll(y[:24], y[24:])
-    assert np.isfinite(nll)
+    nll = mdn.constant_velocity_point_nll(y[:24], y[24:])
+    assert nll.shape == (8, 20) and np.all(np.isfinite(nll))
     noisy = y[24:].copy()
     noisy[..., :2] += np.random.default_rng(0).normal(size=noisy[..., :2].shape)
-    assert mdn.constant_velocity_nll(y[:24], noisy) > nll + 1
+    assert mdn.constant_velocity_point_nll(y[:24], noisy).mean() > nll.mean() + 1
+    with pytest.raises(ValueError, match="3 points"):
+        mdn.constant_velocity_point_nll(y[:, :2], y[:, :2])
+
+
+def test_constant_velocity_models_pen_up_jumps_separately():
+    """Two strokes per sequence: the jump after the pen lift is scored by the start Gaussian,
+    so a line made of exactly-constant-velocity strokes costs little except at the starts."""
+    rng = np.random.default_rng(0)
+    seqs = []
+    for _ in range(40):
+        parts = []
+        for _ in range(2):
+            v = rng.normal(size=2)
+            stroke = np.zeros((10, 3))
+            stroke[0, :2] = rng.normal(size=2) * 10           # jump
+            stroke[1:, :2] = v + 1e-3 * rng.normal(size=(9, 2))
+            stroke[-1, 2] = 1
+            parts.append(stroke)
+        seqs.append(np.concatenate(parts))
+    y = np.stack(seqs).astype(np.float32)
+    nll = mdn.constant_velocity_point_nll(y[:30], y[30:])
+    starts = hw.stroke_starts(y[30:])
+    second = np.roll(starts, 1, axis=1)
+    rest = ~(starts | second)
+    assert nll[rest].mean() < -5 and nll[starts].mean() > 3

@@ -15,6 +15,11 @@ Conventions (used throughout this module and :mod:`utils.mdn`):
   so :func:`to_points` is a plain cumulative sum and the round trip is exact.
 * ``end_of_stroke`` is 1 on the last point of a demonstration, 0 elsewhere
   (every LASA demonstration is a single stroke).
+* :func:`make_lines` writes several demonstrations one after another, side by
+  side like words on a line, with a pen lift between them: the offset after a
+  pen lift is the jump to the next shape's first point. That jump is the part of
+  the data whose next-step distribution is genuinely multimodal (which of 30
+  shapes comes next is unknown), as the pen-up jumps are in Graves' IAM lines.
 """
 from __future__ import annotations
 
@@ -193,6 +198,66 @@ def normalizer(train_offsets) -> dict:
         return out
 
     return {"mean": mean, "std": std, "apply": apply, "invert": invert}
+
+
+def make_lines(strokes, strokes_per_line: int = 3, repeats: int = 1, spacing: float = 100.0,
+               seed: int = 0) -> list[np.ndarray]:
+    """Write single-stroke demonstrations side by side into multi-stroke "lines".
+
+    For each of ``repeats`` rounds the strokes are shuffled (seeded) and cut into
+    groups of ``strokes_per_line``; stroke ``i`` of a line is drawn shifted right by
+    ``i * spacing``. Every stroke is used exactly ``repeats`` times (a remainder that
+    does not fill a line is dropped in that round), so lines built from the
+    training strokes never contain a validation stroke.
+
+    Args:
+        strokes: list of ``(T, 3)`` offset arrays, one stroke each (see :func:`to_offsets`).
+        strokes_per_line: strokes per line (int >= 1, at most ``len(strokes)``).
+        repeats: shuffling rounds (int >= 1).
+        spacing: horizontal distance between consecutive strokes, dataset units.
+        seed: shuffling seed.
+
+    Returns:
+        List of float32 ``(sum of T, 3)`` offset arrays; ``end_of_stroke`` is 1 on the
+        last point of every stroke (the pen lifts after it), so each line has
+        ``strokes_per_line`` pen lifts.
+
+    Raises:
+        ValueError: bad ``strokes_per_line`` or ``repeats``, or a stroke that is not ``(T, 3)``.
+    """
+    for name, value in (("strokes_per_line", strokes_per_line), ("repeats", repeats)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if strokes_per_line > len(strokes):
+        raise ValueError(f"strokes_per_line={strokes_per_line} exceeds the {len(strokes)} strokes given")
+    points = [to_points(s) for s in strokes]
+    rng = np.random.default_rng(seed)
+    lines = []
+    for _ in range(repeats):
+        order = rng.permutation(len(strokes))
+        for first in range(0, len(order) - strokes_per_line + 1, strokes_per_line):
+            group = order[first:first + strokes_per_line]
+            pts = np.concatenate([points[j] + np.array([i * spacing, 0.0], np.float32) for i, j in enumerate(group)])
+            line = to_offsets(pts)
+            line[:, 2] = np.concatenate([np.asarray(strokes[j], np.float32)[:, 2] for j in group])
+            lines.append(line)
+    return lines
+
+
+def stroke_starts(targets) -> np.ndarray:
+    """Which target rows are the first point of a stroke (the pen-up jumps).
+
+    Args:
+        targets: ``(..., T, 3)`` offsets with the ``end_of_stroke`` flag in column 2.
+
+    Returns:
+        bool array ``(..., T)``: True at t = 0 and wherever row t - 1 ends a stroke.
+    """
+    targets = np.asarray(targets)
+    starts = np.zeros(targets.shape[:-1], dtype=bool)
+    starts[..., 0] = True
+    starts[..., 1:] = targets[..., :-1, 2] > 0.5
+    return starts
 
 
 def make_pairs(offsets) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,6 @@ those units; they are comparable across models only on the same normalisation.
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 
@@ -148,8 +147,9 @@ def mdn_nll(y_true, raw, eps: float = 1e-6):
     return -(log_mix + log_bern)
 
 
-def build_mdn_model(num_components: int = 20, units: int = 32, num_layers: int = 1,
-                    learning_rate: float = 1e-2, clipnorm: float = 1.0, seed: int = 0) -> keras.Model:
+def build_mdn_model(num_components: int = 20, units: int = 64, num_layers: int = 1,
+                    learning_rate: float = 5e-3, decay_steps: int | None = None, clipnorm: float = 1.0,
+                    seed: int = 0) -> keras.Model:
     """Stacked LSTM + mixture density output, compiled with :func:`mdn_nll`.
 
     Input ``(B, T, 3)`` offsets -> LSTM x ``num_layers`` (``units`` each) ->
@@ -162,7 +162,10 @@ def build_mdn_model(num_components: int = 20, units: int = 32, num_layers: int =
         num_components: M (int >= 1).
         units: LSTM width (int >= 1).
         num_layers: number of stacked LSTM layers (int >= 1).
-        learning_rate: Adam step size (> 0).
+        learning_rate: Adam step size (> 0); the peak rate when ``decay_steps`` is set.
+        decay_steps: if given (int >= 1), the rate follows a cosine decay to 0 over
+            that many optimizer steps (set it to the total number of training steps),
+            which removes most of the end-of-training noise in the validation NLL.
         clipnorm: gradient norm bound (> 0).
         seed: weight-initialisation seed.
 
@@ -170,7 +173,7 @@ def build_mdn_model(num_components: int = 20, units: int = 32, num_layers: int =
         Compiled ``keras.Model``.
 
     Raises:
-        ValueError: a non-positive size, learning rate or clipnorm.
+        ValueError: a non-positive size, learning rate, decay_steps or clipnorm.
     """
     _check_components(num_components)
     for name, value in (("units", units), ("num_layers", num_layers)):
@@ -178,6 +181,8 @@ def build_mdn_model(num_components: int = 20, units: int = 32, num_layers: int =
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if learning_rate <= 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
+    if decay_steps is not None and (not isinstance(decay_steps, (int, np.integer)) or decay_steps < 1):
+        raise ValueError(f"decay_steps must be a positive int or None, got {decay_steps!r}")
     if clipnorm <= 0:
         raise ValueError(f"clipnorm must be > 0, got {clipnorm}")
     keras.utils.set_random_seed(seed)
@@ -186,176 +191,217 @@ def build_mdn_model(num_components: int = 20, units: int = 32, num_layers: int =
         x = keras.layers.LSTM(units, return_sequences=True, name=f"lstm_{i}")(x)
     outputs = MixtureDensityOutput(num_components, name="mdn")(x)
     model = keras.Model(inputs, outputs, name=f"mdn_m{num_components}")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=clipnorm), loss=mdn_nll)
+    rate = learning_rate if decay_steps is None else keras.optimizers.schedules.CosineDecay(
+        learning_rate, int(decay_steps))
+    model.compile(optimizer=keras.optimizers.Adam(rate, clipnorm=clipnorm), loss=mdn_nll)
     return model
 
 
-class _TimeBudget(keras.callbacks.Callback):
-    def __init__(self, seconds):
-        super().__init__()
-        self.seconds, self.start = seconds, None
-
-    def on_train_begin(self, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        if time.perf_counter() - self.start >= self.seconds:
-            self.model.stop_training = True
-
-
-def fit_with_budget(model, inputs, targets, seconds: float = 60.0, batch_size: int = 32,
-                    max_epochs: int = 10_000, validation_data=None) -> dict:
-    """Train whole epochs until ``seconds`` of wall time have passed.
+def point_nll(model, inputs, targets, batch_size: int = 64) -> np.ndarray:
+    """NLL of every target point under ``model`` (nats), for breakdowns by point type.
 
     Args:
-        model: compiled model from :func:`build_mdn_model`.
-        inputs, targets: float32 ``(N, T, 3)`` arrays (see ``utils.handwriting.make_pairs``).
-        seconds: wall-clock budget (> 0); the epoch running when it expires finishes.
-        batch_size: sequences per step.
-        max_epochs: hard cap on epochs.
-        validation_data: optional ``(inputs, targets)`` evaluated each epoch.
+        model: a model from :func:`build_mdn_model`.
+        inputs, targets: float32 ``(N, T, 3)`` pairs (see ``utils.handwriting.make_pairs``).
+        batch_size: sequences per forward pass.
 
     Returns:
-        Dict: ``history`` (Keras history dict), ``epochs`` (int), ``seconds`` (float, wall).
-
-    Raises:
-        ValueError: non-positive ``seconds``.
+        float64 ``(N, T)`` array; its mean is the validation loss Keras reports.
     """
-    if seconds <= 0:
-        raise ValueError(f"seconds must be > 0, got {seconds}")
-    t0 = time.perf_counter()
-    hist = model.fit(inputs, targets, batch_size=batch_size, epochs=max_epochs, shuffle=True, verbose=0,
-                     validation_data=validation_data, callbacks=[_TimeBudget(seconds)])
-    return {"history": hist.history, "epochs": len(hist.history["loss"]), "seconds": time.perf_counter() - t0}
+    raw = model.predict(inputs, batch_size=batch_size, verbose=0)
+    return ops.convert_to_numpy(mdn_nll(targets, raw)).astype(np.float64)
 
 
 def evaluate_nll(model, inputs, targets, batch_size: int = 64) -> float:
     """Mean NLL per point (nats) of ``model`` on ``(N, T, 3)`` pairs."""
-    raw = model.predict(inputs, batch_size=batch_size, verbose=0)
-    return float(np.mean(ops.convert_to_numpy(mdn_nll(targets, raw))))
+    return float(point_nll(model, inputs, targets, batch_size).mean())
 
 
-def constant_velocity_nll(train_targets, eval_targets) -> float:
-    """NLL per point (nats) of a constant-velocity baseline, fitted on train only.
+def _gauss_fit(x):
+    return x.mean(axis=0), np.cov(x, rowvar=False) + 1e-9 * np.eye(2)
 
-    Predicts offset ``t`` equal to offset ``t-1`` with a full-covariance Gaussian
-    residual fitted on training residuals (t >= 2). Offset 0 (the start position,
-    an absolute point) and offset 1 (the first velocity, with no previous velocity
-    to copy) each get their own Gaussian fitted on the training sequences;
-    end-of-stroke is Bernoulli with the training frequency. Same
-    targets and units as :func:`mdn_nll` on ``make_pairs`` output.
+
+def _gauss_nll(x, mean, cov):
+    d = x - mean
+    sol = np.linalg.solve(cov, d.T).T
+    return 0.5 * np.sum(d * sol, axis=-1) + 0.5 * np.log(np.linalg.det(cov)) + _LOG_2PI
+
+
+def constant_velocity_point_nll(train_targets, eval_targets) -> np.ndarray:
+    """Per-point NLL (nats) of a constant-velocity baseline fitted on training data only.
+
+    Three kinds of point, told apart by the ``end_of_stroke`` flags
+    (:func:`utils.handwriting.stroke_starts`):
+
+    * a stroke's first point (the pen-up jump, or the start at t = 0): one
+      full-covariance Gaussian fitted on all training stroke starts;
+    * a stroke's second point (no previous velocity within the stroke): one
+      Gaussian fitted on training second points;
+    * every other point: offset ``t`` is predicted to equal offset ``t - 1``, with a
+      Gaussian residual fitted on training residuals.
+
+    End-of-stroke is Bernoulli with the training frequency. Same targets and units
+    as :func:`mdn_nll` on ``make_pairs`` output, so the numbers are comparable.
 
     Args:
-        train_targets, eval_targets: ``(N, T, 3)`` arrays (or lists of ``(T, 3)``), T >= 3.
+        train_targets, eval_targets: ``(N, T, 3)`` arrays (or lists of equal-length ``(T, 3)``), T >= 3.
 
     Returns:
-        Mean NLL per point over all ``eval_targets`` points (float, nats).
+        float64 ``(N_eval, T)`` NLL per point.
+
+    Raises:
+        ValueError: sequences shorter than 3 points.
     """
+    from .handwriting import stroke_starts
+
     tr = np.stack([np.asarray(o, np.float64) for o in train_targets])
     ev = np.stack([np.asarray(o, np.float64) for o in eval_targets])
-
-    def gauss_fit(x):
-        mean = x.mean(axis=0)
-        cov = np.cov(x, rowvar=False) + 1e-9 * np.eye(2)
-        return mean, cov
-
-    def gauss_nll(x, mean, cov):
-        d = x - mean
-        sol = np.linalg.solve(cov, d.T).T
-        return 0.5 * np.sum(d * sol, axis=-1) + 0.5 * np.log(np.linalg.det(cov)) + _LOG_2PI
-
     if tr.shape[1] < 3 or ev.shape[1] < 3:
         raise ValueError("sequences must have at least 3 points")
-    m_res, c_res = gauss_fit((tr[:, 2:, :2] - tr[:, 1:-1, :2]).reshape(-1, 2))
-    m_start, c_start = gauss_fit(tr[:, 0, :2])
-    m_first, c_first = gauss_fit(tr[:, 1, :2])
+
+    def kinds(y):
+        first = stroke_starts(y)
+        second = np.zeros_like(first)
+        second[:, 1:] = first[:, :-1] & ~first[:, 1:]
+        return first, second, ~(first | second)
+
+    def residual(y):
+        r = np.zeros_like(y[..., :2])
+        r[:, 1:] = y[:, 1:, :2] - y[:, :-1, :2]
+        return r
+
+    tr_kinds, ev_kinds = kinds(tr), kinds(ev)
+    res_tr, res_ev = residual(tr), residual(ev)
+    out = np.zeros(ev.shape[:2])
+    for kind, (m_tr, m_ev) in enumerate(zip(tr_kinds, ev_kinds)):
+        x_tr, x_ev = (tr[..., :2], ev[..., :2]) if kind < 2 else (res_tr, res_ev)
+        mean, cov = _gauss_fit(x_tr[m_tr])
+        out[m_ev] = _gauss_nll(x_ev[m_ev], mean, cov)
     p_eos = np.clip(tr[..., 2].mean(), 1e-6, 1 - 1e-6)
-
-    nll_start = gauss_nll(ev[:, 0, :2], m_start, c_start) + gauss_nll(ev[:, 1, :2], m_first, c_first)
-    nll_rest = gauss_nll((ev[:, 2:, :2] - ev[:, 1:-1, :2]).reshape(-1, 2), m_res, c_res)
-    eos = ev[..., 2].ravel()
-    nll_eos = -(eos * np.log(p_eos) + (1 - eos) * np.log(1 - p_eos))
-    return float((nll_start.sum() + nll_rest.sum() + nll_eos.sum()) / ev[..., 0].size)
+    eos = ev[..., 2]
+    return out - (eos * np.log(p_eos) + (1 - eos) * np.log1p(-p_eos))
 
 
-def _sample_step(p, rng):
-    """Draw one ``(dx, dy, eos)`` from NumPy mixture params of a single step."""
-    pi = p["pi"].astype(np.float64)
-    k = rng.choice(len(pi), p=pi / pi.sum())
-    s1, s2, rho = p["sigma1"][k], p["sigma2"][k], p["rho"][k]
-    cov = [[s1 * s1, rho * s1 * s2], [rho * s1 * s2, s2 * s2]]
-    dx, dy = rng.multivariate_normal([p["mu1"][k], p["mu2"][k]], cov)
-    eos = float(rng.random() < p["e"][0])
-    return np.array([dx, dy, eos], dtype=np.float32)
+def _lstm_layers(model):
+    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
+    if not layers:
+        raise ValueError(f"model {model.name!r} has no LSTM layer")
+    return layers, model.get_layer("mdn")
 
 
-def sample_mdn(model, n_steps: int, bias: float = 0.0, seed: int = 0, prime=None) -> np.ndarray:
-    """Generate offsets one step at a time (Graves section 4; biased sampling section 5.4).
+def _draw(p, rng):
+    """One ``(dx, dy, eos)`` per row from NumPy mixture params ``(S, M)`` / ``(S, 1)``."""
+    n = len(p["pi"])
+    cum = np.cumsum(p["pi"].astype(np.float64), axis=-1)
+    k = np.minimum((rng.random((n, 1)) * cum[:, -1:] > cum).sum(axis=-1), cum.shape[1] - 1)
+    rows = np.arange(n)
+    mu1, mu2 = p["mu1"][rows, k], p["mu2"][rows, k]
+    s1, s2, rho = p["sigma1"][rows, k], p["sigma2"][rows, k], p["rho"][rows, k]
+    z1, z2 = rng.standard_normal(n), rng.standard_normal(n)
+    dx = mu1 + s1 * z1
+    dy = mu2 + s2 * (rho * z1 + np.sqrt(1.0 - rho * rho) * z2)
+    eos = (rng.random(n) < p["e"][:, 0]).astype(np.float32)
+    return np.stack([dx, dy, eos], axis=-1).astype(np.float32)
 
-    Simple and O(n^2): each step re-runs the whole input sequence (a null row,
-    then the prime, then the samples so far) and samples from the last step's
-    mixture. Fine for ~100 steps.
+
+def sample_mdn(model, n_steps: int, bias: float = 0.0, seed: int = 0, prime=None,
+               num_samples: int = 1) -> np.ndarray:
+    """Generate offsets one step at a time, carrying LSTM state (Graves section 4, 5.4).
+
+    The model is run cell by cell: first on a null row (as in training), then on
+    the ``prime`` offsets if given, then on each sampled offset, so the cost is
+    linear in ``n_steps``. ``num_samples`` independent samples run as one batch.
 
     Args:
         model: a model from :func:`build_mdn_model` (trained on ``make_pairs`` inputs).
         n_steps: number of offsets to generate (int >= 1).
-        bias: sampling bias b >= 0 (see :func:`mixture_params`).
+        bias: sampling bias b >= 0 (see :func:`mixture_params`); 0 samples the
+            trained distribution, larger b gives smoother, less varied strokes.
         seed: NumPy RNG seed; same seed, same model -> same samples.
         prime: optional ``(P, 3)`` offsets (model units) to condition on; the
             output continues after them.
+        num_samples: independent samples drawn together (int >= 1).
 
     Returns:
         float32 ``(n_steps, 3)`` sampled ``(dx, dy, end_of_stroke)`` in model units
-        (invert the normaliser to get dataset units). Generation does not stop at
-        an end-of-stroke.
+        (``(num_samples, n_steps, 3)`` when ``num_samples > 1``); invert the
+        normaliser to get dataset units. Generation does not stop at an end-of-stroke.
 
     Raises:
-        ValueError: bad ``n_steps``, ``bias`` or ``prime`` shape.
+        ValueError: bad ``n_steps``, ``num_samples``, ``bias`` or ``prime`` shape.
     """
-    if not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
+    for name, value in (("n_steps", n_steps), ("num_samples", num_samples)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
     if bias < 0:
         raise ValueError(f"bias must be >= 0, got {bias}")
-    seq = [np.zeros(3, np.float32)]
+    feed = np.zeros((1, 3), np.float32)
     if prime is not None:
         prime = np.asarray(prime, dtype=np.float32)
         if prime.ndim != 2 or prime.shape[1] != 3:
             raise ValueError(f"prime must have shape (P, 3), got {prime.shape}")
-        seq.extend(prime)
+        feed = np.concatenate([feed, prime])
+    lstms, head = _lstm_layers(model)
+    states = [[ops.zeros((num_samples, layer.units))] * 2 for layer in lstms]
+
+    def step(x):
+        for i, layer in enumerate(lstms):
+            x, states[i] = layer.cell(x, states[i], training=False)
+        return head(x)
+
+    for row in feed:                                   # condition on the null row and the prime
+        raw = step(ops.convert_to_tensor(np.repeat(row[None], num_samples, axis=0)))
     rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n_steps):
-        raw = model(np.stack(seq)[None], training=False)[:, -1]
-        p = {k: ops.convert_to_numpy(v)[0] for k, v in mixture_params(raw, bias=bias).items()}
-        step = _sample_step(p, rng)
-        out.append(step)
-        seq.append(step)
-    return np.stack(out)
+    out = np.zeros((num_samples, n_steps, 3), np.float32)
+    for t in range(n_steps):
+        p = {k: ops.convert_to_numpy(v) for k, v in mixture_params(raw, bias=bias).items()}
+        out[:, t] = _draw(p, rng)
+        raw = step(ops.convert_to_tensor(out[:, t]))
+    return out[0] if num_samples == 1 else out
 
 
-def density_grid(model, inputs, step: int, xs, ys, bias: float = 0.0) -> np.ndarray:
-    """Predicted density of the offset at ``step`` over a grid (for a Fig. 10-style heat map).
+def next_position_density(model, inputs, positions, xs, ys, scale, shift, bias: float = 0.0,
+                          steps=None) -> np.ndarray:
+    """Summed predicted density of the next pen position over a whole trajectory (Graves Fig. 10).
+
+    One forward pass gives the mixture for every step ``t``; its density over the
+    next *offset* is moved to absolute coordinates around ``positions[t]``
+    (dataset units: ``offset = scale * model_offset + shift``) and the densities of
+    all chosen steps are added on the grid.
 
     Args:
         model: a model from :func:`build_mdn_model`.
-        inputs: ``(T, 3)`` model inputs for one sequence (``make_pairs`` inputs row).
-        step: target index 0 <= step < T; the model sees ``inputs[:step + 1]``.
-        xs, ys: 1-D grids of ``dx`` and ``dy`` values (model units).
+        inputs: ``(T, 3)`` model inputs for one sequence (a ``make_pairs`` inputs row).
+        positions: ``(T, 2)`` pen position *before* each target step, dataset units
+            (the origin, then the absolute points of the sequence).
+        xs, ys: 1-D grids of absolute x and y, dataset units.
+        scale, shift: ``(2,)`` normaliser ``std`` and ``mean`` of the offsets.
         bias: sampling bias applied to the mixture.
+        steps: optional indices of the steps to include (default: all ``T``).
 
     Returns:
-        float64 ``(len(ys), len(xs))`` density of the next offset (per unit^2).
+        float64 ``(len(ys), len(xs))`` grid: the sum over steps of each step's
+        density (per unit^2), so it integrates to about the number of steps whose
+        mass lies inside the grid.
 
     Raises:
-        ValueError: ``step`` out of range.
+        ValueError: mismatched ``inputs`` / ``positions`` lengths.
     """
     inputs = np.asarray(inputs, dtype=np.float32)
-    if not 0 <= step < len(inputs):
-        raise ValueError(f"step must be in [0, {len(inputs)}), got {step}")
-    raw = model(inputs[None, :step + 1], training=False)[:, -1]
+    positions = np.asarray(positions, dtype=np.float64)
+    if inputs.ndim != 2 or positions.shape != (len(inputs), 2):
+        raise ValueError(f"need inputs (T, 3) and positions (T, 2), got {inputs.shape} and {positions.shape}")
+    scale, shift = np.asarray(scale, np.float64), np.asarray(shift, np.float64)
+    raw = model(inputs[None], training=False)[0]
     p = mixture_params(raw, bias=bias)
-    gx, gy = np.meshgrid(np.asarray(xs, np.float32), np.asarray(ys, np.float32))
-    x1 = ops.convert_to_tensor(gx.reshape(-1, 1))
-    x2 = ops.convert_to_tensor(gy.reshape(-1, 1))
-    log_mix = ops.logsumexp(p["log_pi"] + _log_bivariate(x1, x2, p), axis=-1)
-    return np.exp(ops.convert_to_numpy(log_mix).astype(np.float64)).reshape(gx.shape)
+    steps = np.arange(len(inputs)) if steps is None else np.asarray(steps)
+    gx, gy = np.meshgrid(np.asarray(xs, np.float64), np.asarray(ys, np.float64))
+    total = np.zeros(gx.shape)
+    for t in steps:
+        pt = {k: v[t] for k, v in p.items()}
+        u1 = ((gx - positions[t, 0] - shift[0]) / scale[0]).astype(np.float32).reshape(-1, 1)
+        u2 = ((gy - positions[t, 1] - shift[1]) / scale[1]).astype(np.float32).reshape(-1, 1)
+        log_mix = ops.logsumexp(pt["log_pi"] + _log_bivariate(ops.convert_to_tensor(u1), ops.convert_to_tensor(u2), pt),
+                                axis=-1)
+        total += np.exp(ops.convert_to_numpy(log_mix).astype(np.float64)).reshape(gx.shape) / (scale[0] * scale[1])
+    return total
