@@ -180,3 +180,53 @@ def plot_gate_saturation(fractions: dict[str, tuple[np.ndarray, np.ndarray]], ax
     return _label(ax, "fraction of time left-saturated (gate < 0.1)",
                   "fraction of time right-saturated (gate > 0.9)",
                   title or "Gate saturation per unit")
+
+
+def plot_pen_strokes(points: np.ndarray, pen_up: np.ndarray, ax=None, title: str | None = None,
+                     color=None, label: str | None = None, show_jumps: bool = True):
+    """Pen trajectory as separate strokes: a line is broken after every pen lift.
+
+    Args:
+        points: float ``(T, 2)`` absolute pen positions, dataset units
+            (see :func:`utils.handwriting.to_points`).
+        pen_up: ``(T,)`` end-of-stroke flags: the pen lifts after point t where 1.
+        color: one colour for all strokes (default: one colour per stroke).
+        label: legend label for the first stroke.
+        show_jumps: draw the pen-up moves as thin dotted grey lines.
+    """
+    ax = _axes(ax)
+    points = np.asarray(points)
+    ends = np.flatnonzero(np.asarray(pen_up) > 0.5) + 1
+    bounds = [0, *[int(e) for e in ends if e < len(points)], len(points)]
+    for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        ax.plot(points[a:b, 0], points[a:b, 1], "-", lw=1.5, color=color or f"C{i % 10}",
+                label=label if i == 0 else None)
+        ax.plot(points[a, 0], points[a, 1], "o", ms=3, color=color or f"C{i % 10}")
+        if show_jumps and a > 0:
+            ax.plot(points[a - 1:a + 1, 0], points[a - 1:a + 1, 1], ":", lw=0.8, color="gray")
+    ax.set_aspect("equal", adjustable="datalim")
+    return _label(ax, "x (dataset units)", "y (dataset units)", title or "Pen strokes", legend=label is not None)
+
+
+def plot_density_map(density: np.ndarray, xs: np.ndarray, ys: np.ndarray, points: np.ndarray | None = None,
+                     ax=None, title: str | None = None):
+    """Heat map of a predicted next-position density (Graves 2013, Fig. 10 style), log colour scale.
+
+    Args:
+        density: ``(len(ys), len(xs))`` non-negative grid (see
+            :func:`utils.mdn.next_position_density`), per unit^2.
+        xs, ys: grid coordinates, dataset units.
+        points: optional ``(T, 2)`` trajectory drawn on top.
+    """
+    from matplotlib.colors import LogNorm
+
+    ax = _axes(ax)
+    floor = max(float(density.max()) * 1e-6, 1e-12)
+    image = ax.imshow(np.maximum(density, floor), origin="lower", cmap="magma", aspect="equal",
+                      extent=(xs[0], xs[-1], ys[0], ys[-1]), norm=LogNorm(vmin=floor, vmax=float(density.max())))
+    if points is not None:
+        ax.plot(np.asarray(points)[:, 0], np.asarray(points)[:, 1], "-", lw=0.4, alpha=0.6, color="cyan",
+                label="actual pen path")
+    plt.colorbar(image, ax=ax, fraction=0.025, pad=0.01, label="summed density (per unit², log scale)")
+    return _label(ax, "x (dataset units)", "y (dataset units)", title or "Predicted density of the next pen position",
+                  legend=points is not None)
