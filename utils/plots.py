@@ -183,7 +183,8 @@ def plot_gate_saturation(fractions: dict[str, tuple[np.ndarray, np.ndarray]], ax
 
 
 def plot_pen_strokes(points: np.ndarray, pen_up: np.ndarray, ax=None, title: str | None = None,
-                     color=None, label: str | None = None, show_jumps: bool = True):
+                     color=None, label: str | None = None, show_jumps: bool = True, linestyle: str = "-",
+                     linewidth: float = 1.5):
     """Pen trajectory as separate strokes: a line is broken after every pen lift.
 
     Args:
@@ -193,18 +194,19 @@ def plot_pen_strokes(points: np.ndarray, pen_up: np.ndarray, ax=None, title: str
         color: one colour for all strokes (default: one colour per stroke).
         label: legend label for the first stroke.
         show_jumps: draw the pen-up moves as thin dotted grey lines.
+        linestyle, linewidth: of the strokes (not of the pen-up moves).
     """
     ax = _axes(ax)
     points = np.asarray(points)
     ends = np.flatnonzero(np.asarray(pen_up) > 0.5) + 1
     bounds = [0, *[int(e) for e in ends if e < len(points)], len(points)]
     for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-        ax.plot(points[a:b, 0], points[a:b, 1], "-", lw=1.5, color=color or f"C{i % 10}",
+        ax.plot(points[a:b, 0], points[a:b, 1], ls=linestyle, lw=linewidth, color=color or f"C{i % 10}",
                 label=label if i == 0 else None)
         ax.plot(points[a, 0], points[a, 1], "o", ms=3, color=color or f"C{i % 10}")
         if show_jumps and a > 0:
             ax.plot(points[a - 1:a + 1, 0], points[a - 1:a + 1, 1], ":", lw=0.8, color="gray")
-    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_aspect("equal", adjustable="box")
     return _label(ax, "x (dataset units)", "y (dataset units)", title or "Pen strokes", legend=label is not None)
 
 
