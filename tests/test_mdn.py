@@ -194,6 +194,10 @@ def test_constant_velocity_baseline(toy):
     assert mdn.constant_velocity_point_nll(y[:24], noisy).mean() > nll.mean() + 1
     with pytest.raises(ValueError, match="3 points"):
         mdn.constant_velocity_point_nll(y[:, :2], y[:, :2])
+    two_strokes = y[24:].copy()
+    two_strokes[:, 9, 2] = 1                                  # a pen lift the training data never shows
+    with pytest.raises(ValueError, match="pen-up jump"):
+        mdn.constant_velocity_point_nll(y[:24], two_strokes)
 
 
 def test_constant_velocity_models_pen_up_jumps_separately():

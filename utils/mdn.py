@@ -251,7 +251,8 @@ def constant_velocity_point_nll(train_targets, eval_targets) -> np.ndarray:
         float64 ``(N_eval, T)`` NLL per point.
 
     Raises:
-        ValueError: sequences shorter than 3 points.
+        ValueError: sequences shorter than 3 points, or a kind of point in
+            ``eval_targets`` with fewer than 2 training examples.
     """
     tr = np.stack([np.asarray(o, np.float64) for o in train_targets])
     ev = np.stack([np.asarray(o, np.float64) for o in eval_targets])
@@ -275,7 +276,12 @@ def constant_velocity_point_nll(train_targets, eval_targets) -> np.ndarray:
     tr_kinds, ev_kinds = kinds(tr), kinds(ev)
     res_tr, res_ev = residual(tr), residual(ev)
     out = np.zeros(ev.shape[:2])
+    names = ("first point", "pen-up jump", "second point of a stroke", "later point of a stroke")
     for kind, (m_tr, m_ev) in enumerate(zip(tr_kinds, ev_kinds)):
+        if not m_ev.any():
+            continue                                   # e.g. no pen-up jumps in single-stroke data
+        if m_tr.sum() < 2:
+            raise ValueError(f"eval_targets have a {names[kind]} but train_targets have fewer than 2 to fit")
         x_tr, x_ev = (tr[..., :2], ev[..., :2]) if kind < 3 else (res_tr, res_ev)
         mean, cov = _gauss_fit(x_tr[m_tr])
         out[m_ev] = _gauss_nll(x_ev[m_ev], mean, cov)
