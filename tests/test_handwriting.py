@@ -118,3 +118,21 @@ def test_stroke_starts_marks_first_point_after_each_pen_lift():
     y[1, [2, 4], 2] = 1
     starts = hw.stroke_starts(y)
     np.testing.assert_array_equal(starts, [[1, 0, 1, 0, 0, 0], [1, 0, 0, 1, 0, 1]])
+
+
+def test_point_kinds_label_first_point_jumps_and_the_rest():
+    y = np.zeros((1, 6, 3), np.float32)
+    y[0, [1, 5], 2] = 1
+    np.testing.assert_array_equal(
+        hw.point_kinds(y)[0],
+        ["first point (t = 0)", "within strokes", "pen-up jumps", "within strokes", "within strokes", "within strokes"])
+
+
+def test_jerk_measures_changes_inside_strokes_only():
+    y = np.zeros((1, 6, 3))
+    y[0, :, 0] = [5.0, 1.0, 2.0, 4.0, 50.0, 51.0]            # a jump at t = 4 (after the lift at t = 3)
+    y[0, 3, 2] = 1
+    # pairs inside a stroke: (1,2) -> 1 and (2,3) -> 2; pairs touching a stroke start (t = 0, t = 4) are skipped
+    assert hw.jerk(y) == pytest.approx((1.0 + 2.0) / 2)
+    with pytest.raises(ValueError, match="consecutive"):
+        hw.jerk(np.ones((1, 2, 3)))

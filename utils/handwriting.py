@@ -265,6 +265,52 @@ def stroke_starts(targets) -> np.ndarray:
     return starts
 
 
+#: Labels of :func:`point_kinds`, in this order.
+POINT_KINDS = ("first point (t = 0)", "pen-up jumps", "within strokes")
+
+
+def point_kinds(targets) -> np.ndarray:
+    """Label every target row by kind, for breakdowns of the NLL (see :data:`POINT_KINDS`).
+
+    Args:
+        targets: ``(N, T, 3)`` offsets with the ``end_of_stroke`` flag in column 2.
+
+    Returns:
+        object array ``(N, T)`` of labels: ``"first point (t = 0)"`` at t = 0,
+        ``"pen-up jumps"`` at the first point of every later stroke, ``"within strokes"``
+        elsewhere.
+    """
+    starts = stroke_starts(targets)
+    kinds = np.full(starts.shape, POINT_KINDS[2], dtype=object)
+    kinds[starts] = POINT_KINDS[1]
+    kinds[..., 0] = POINT_KINDS[0]
+    return kinds
+
+
+def jerk(offsets) -> float:
+    """Mean size of the change of offset between consecutive steps of one stroke.
+
+    A smoothness measure for real or sampled lines: steps at which the pen lifts
+    (t or t - 1 is a stroke's first point) are left out.
+
+    Args:
+        offsets: ``(N, T, 3)`` offsets, dataset units, ``end_of_stroke`` in column 2.
+
+    Returns:
+        Mean ``|offset_t - offset_(t-1)|`` in dataset units per step (float).
+
+    Raises:
+        ValueError: no pair of consecutive points inside a stroke.
+    """
+    offsets = np.asarray(offsets, dtype=np.float64)
+    change = np.linalg.norm(np.diff(offsets[..., :2], axis=-2), axis=-1)
+    starts = stroke_starts(offsets)
+    within = ~starts[..., 1:] & ~starts[..., :-1]
+    if not within.any():
+        raise ValueError("offsets have no two consecutive points inside one stroke")
+    return float(change[within].mean())
+
+
 def make_pairs(offsets) -> tuple[np.ndarray, np.ndarray]:
     """Next-step prediction pairs: inputs are the targets shifted right by :data:`START_ROW`.
 

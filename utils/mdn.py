@@ -21,8 +21,9 @@ import math
 import numpy as np
 
 from . import environment  # noqa: F401  (quiet TensorFlow before it is imported)
-from .handwriting import START_ROW, stroke_starts
+from .handwriting import POINT_KINDS, START_ROW, point_kinds
 import keras
+from scipy.stats import multivariate_normal
 from keras import ops
 
 #: Bounds on the raw log standard deviation: keeps the squared z-scores finite in
@@ -213,26 +214,11 @@ def point_nll(model, inputs, targets, batch_size: int = 64) -> np.ndarray:
     return ops.convert_to_numpy(mdn_nll(targets, raw)).astype(np.float64)
 
 
-def evaluate_nll(model, inputs, targets, batch_size: int = 64) -> float:
-    """Mean NLL per point (nats) of ``model`` on ``(N, T, 3)`` pairs."""
-    return float(point_nll(model, inputs, targets, batch_size).mean())
-
-
-def _gauss_fit(x):
-    return x.mean(axis=0), np.cov(x, rowvar=False) + 1e-9 * np.eye(2)
-
-
-def _gauss_nll(x, mean, cov):
-    d = x - mean
-    sol = np.linalg.solve(cov, d.T).T
-    return 0.5 * np.sum(d * sol, axis=-1) + 0.5 * np.log(np.linalg.det(cov)) + _LOG_2PI
-
-
 def constant_velocity_point_nll(train_targets, eval_targets) -> np.ndarray:
     """Per-point NLL (nats) of a constant-velocity baseline fitted on training data only.
 
     Four kinds of point, told apart by the ``end_of_stroke`` flags
-    (:func:`utils.handwriting.stroke_starts`), each with its own Gaussian fitted
+    (:func:`utils.handwriting.point_kinds`), each with its own Gaussian fitted
     on the training points of that kind (full covariance):
 
     * t = 0, the first point of a sequence (an offset from the origin);
@@ -260,13 +246,11 @@ def constant_velocity_point_nll(train_targets, eval_targets) -> np.ndarray:
         raise ValueError("sequences must have at least 3 points")
 
     def kinds(y):
-        starts = stroke_starts(y)
-        first = np.zeros_like(starts)
-        first[:, 0] = True
-        jump = starts & ~first
-        second = np.zeros_like(starts)
-        second[:, 1:] = starts[:, :-1] & ~starts[:, 1:]
-        return first, jump, second, ~(starts | second)
+        labels = point_kinds(y)
+        first, jump, within = (labels == name for name in POINT_KINDS)
+        second = np.zeros_like(within)
+        second[:, 1:] = within[:, 1:] & ~within[:, :-1]
+        return first, jump, second, within & ~second
 
     def residual(y):
         r = np.zeros_like(y[..., :2])
@@ -283,8 +267,9 @@ def constant_velocity_point_nll(train_targets, eval_targets) -> np.ndarray:
         if m_tr.sum() < 2:
             raise ValueError(f"eval_targets have a {names[kind]} but train_targets have fewer than 2 to fit")
         x_tr, x_ev = (tr[..., :2], ev[..., :2]) if kind < 3 else (res_tr, res_ev)
-        mean, cov = _gauss_fit(x_tr[m_tr])
-        out[m_ev] = _gauss_nll(x_ev[m_ev], mean, cov)
+        fitted = x_tr[m_tr]
+        cov = np.cov(fitted, rowvar=False) + 1e-9 * np.eye(2)
+        out[m_ev] = -multivariate_normal(fitted.mean(axis=0), cov).logpdf(x_ev[m_ev])
     p_eos = np.clip(tr[..., 2].mean(), 1e-6, 1 - 1e-6)
     eos = ev[..., 2]
     return out - (eos * np.log(p_eos) + (1 - eos) * np.log1p(-p_eos))
