@@ -1,55 +1,145 @@
-"""Speed benchmark of the default character model (run from the repository root):
+"""Speed benchmark of the notebook's default character model (run from the repository root):
 
-    .venv/bin/python benchmarks/benchmark.py [--units 256] [--layers 1] [--batch 256] [--seq-len 100]
+    .venv/bin/python benchmarks/benchmark.py                 # the notebook's defaults, one JSON line each
+    .venv/bin/python benchmarks/benchmark.py --batch 256     # any setting can be overridden
+    .venv/bin/python benchmarks/benchmark.py --sweep         # every speed lever below, -> benchmarks/results/speed.csv
 
-Prints, as one JSON line each, (1) training throughput in characters/s and GFLOP/s next to
-a float32 tf.matmul GEMM rate measured in the same run, and (2) generation speed of the
-one-step generator vs re-feeding a 100-character window for every character. The model is
-freshly initialised (speed does not depend on the weights). This machine's speed drifts
-by up to 2x between runs: compare the ratios, not the absolute numbers.
+Prints, as one JSON line each, (1) training throughput of ``model.fit`` in characters/s and
+GFLOP/s next to a float32 ``tf.matmul`` GEMM rate measured in the same process, and their
+ratio, and (2) the speed of the one-step generator against re-feeding a 100-character
+window for every character (both traced before they are timed). The model, its compile step
+and every default come from the notebook itself (its ``shared-code`` cells and parameters
+cell), so this measures what the notebook trains. The model is freshly initialised (speed
+does not depend on the weights). The machine's speed drifts by up to 2x between runs:
+compare ratios taken in one run, not absolute numbers.
+
+``--sweep`` runs one subprocess per speed lever (so that settings read once at start-up,
+such as oneDNN and thread pools, can differ) and writes one CSV row per lever with the
+ratio to its own same-process GEMM rate: XLA compilation, ``steps_per_execution``, batch
+size, oneDNN, thread-pool sizes, TensorFlow's op determinism.
 """
 from __future__ import annotations
 
 import argparse
+import csv
+import datetime
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
-import utils.environment as environment  # noqa: E402  (before TensorFlow)
+#: ``(lever, extra command-line arguments, extra environment)`` measured by ``--sweep``.
+SWEEP = [
+    ("notebook defaults", [], {}),
+    ("XLA (jit_compile=True)", ["--jit"], {}),
+    ("steps_per_execution=16", ["--steps-per-execution", "16"], {}),
+    ("batch 256 (not the default)", ["--batch", "256"], {}),
+    ("oneDNN on", [], {"TF_ENABLE_ONEDNN_OPTS": "1"}),
+    ("1 inter-op thread", ["--inter-op-threads", "1"], {}),
+    ("1 intra-op thread", ["--intra-op-threads", "1"], {}),
+    ("op determinism off", ["--no-determinism"], {}),
+]
+
+
+def parse_args(argv):
+    from utils.notebook_code import notebook_parameters
+
+    nb = notebook_parameters()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--units", type=int, default=nb["UNITS"])
+    parser.add_argument("--layers", type=int, default=nb["NUM_LAYERS"])
+    parser.add_argument("--dropout", type=float, default=nb["DROPOUT"])
+    parser.add_argument("--skip", type=int, default=int(nb["SKIP_CONNECTIONS"]))
+    parser.add_argument("--embedding-dim", type=int, default=nb["EMBEDDING_DIM"])
+    parser.add_argument("--batch", type=int, default=nb["BATCH_SIZE"])
+    parser.add_argument("--seq-len", type=int, default=nb["SEQ_LEN"])
+    parser.add_argument("--steps", type=int, default=32, help="training steps per timed repeat")
+    parser.add_argument("--jit", action="store_true", help="compile the train step with XLA")
+    parser.add_argument("--steps-per-execution", type=int, default=1)
+    parser.add_argument("--inter-op-threads", type=int, default=0, help="0 = TensorFlow's default")
+    parser.add_argument("--intra-op-threads", type=int, default=0, help="0 = TensorFlow's default")
+    parser.add_argument("--no-determinism", action="store_true",
+                        help="leave TensorFlow's op determinism off (the notebook turns it on)")
+    parser.add_argument("--no-generation", action="store_true", help="skip the generation benchmark")
+    parser.add_argument("--sweep", action="store_true", help="measure every lever of SWEEP, write --out")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "speed.csv"))
+    return parser.parse_args(argv), nb
+
+
+def sweep(args) -> None:
+    """Run one subprocess per lever of :data:`SWEEP`; append a CSV row for each."""
+    import platform
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fields = ["date", "cpu", "cores", "lever", "units", "layers", "batch", "seq_len", "chars_per_s",
+              "train_gflops", "gemm_gflops", "ratio_to_gemm"]
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
+        else platform.processor()
+    new_file = not out.exists()
+    with out.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        if new_file:
+            writer.writeheader()
+        for lever, extra_args, extra_env in SWEEP:
+            proc = subprocess.run([sys.executable, __file__, "--no-generation", "--steps", str(args.steps),
+                                   *extra_args], env={**os.environ, **extra_env}, capture_output=True,
+                                  text=True, cwd=REPO)
+            if proc.returncode != 0:
+                raise SystemExit(f"lever {lever!r} failed:\n{proc.stderr[-3000:]}")
+            result = json.loads(next(line for line in proc.stdout.splitlines() if '"training"' in line))
+            row = {"date": datetime.date.today().isoformat(), "cpu": cpu, "cores": os.cpu_count(),
+                   "lever": lever, **{k: result[k] for k in fields[4:]}}
+            writer.writerow(row)
+            handle.flush()
+            print(json.dumps(row), flush=True)
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--units", type=int, default=256)
-    parser.add_argument("--layers", type=int, default=1)
-    parser.add_argument("--embedding-dim", type=int, default=64)
-    parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--seq-len", type=int, default=100)
-    parser.add_argument("--steps", type=int, default=20)
-    args = parser.parse_args(argv)
+    args, nb = parse_args(argv)
+    if args.sweep:
+        return sweep(args)
+    import utils.environment as environment  # before TensorFlow
 
-    environment.configure(seed=0)
+    environment.configure(seed=0, deterministic=not args.no_determinism)
+    import tensorflow as tf
+
+    if args.inter_op_threads:
+        tf.config.threading.set_inter_op_parallelism_threads(args.inter_op_threads)
+    if args.intra_op_threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
     from utils.benchmark import generation_report, training_report
     from utils.corpus import load_shakespeare
-    from utils.model import build_char_model
+    from utils.notebook_code import shared_code
     from utils.pipelines import window_dataset
     from utils.splits import split_by_documents
-    from utils.training import compile_char_model
     from utils.vocab import Vocabulary
 
-    splits = split_by_documents(load_shakespeare("data"))
+    notebook = shared_code()
+    splits = split_by_documents(load_shakespeare(REPO / "data"))
     vocab = Vocabulary.from_text(splits["train"].text)
-    model = build_char_model(vocab.size, embedding_dim=args.embedding_dim, units=args.units,
-                             num_layers=args.layers)
-    compile_char_model(model)
+    model = notebook.build_model(vocab.size, embedding_dim=args.embedding_dim, units=args.units,
+                                 num_layers=args.layers, dropout=args.dropout, skip_connections=bool(args.skip))
+    notebook.compile_model(model, nb["LEARNING_RATE"], 10**6, nb["CLIPNORM"])
+    model.jit_compile = args.jit  # the levers, set before the first fit traces the train step
+    model.steps_per_execution = args.steps_per_execution
     data = window_dataset(vocab.encode(splits["train"].text), args.seq_len, args.batch, seed=0, repeat=True)
-    config = {"units": args.units, "layers": args.layers, "batch": args.batch, "seq_len": args.seq_len}
-    print(json.dumps({"benchmark": "training", **config,
-                      **{k: round(v, 3) for k, v in training_report(model, data, steps=args.steps).items()}}))
-    print(json.dumps({"benchmark": "generation", **config,
-                      **{k: round(v, 1) for k, v in generation_report(model, vocab, prime=splits["valid"].text[:200]).items()}}))
+    config = {"units": args.units, "layers": args.layers, "dropout": args.dropout, "skip": bool(args.skip),
+              "batch": args.batch, "seq_len": args.seq_len, "jit": args.jit,
+              "steps_per_execution": args.steps_per_execution,
+              "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "0"),
+              "inter_op_threads": args.inter_op_threads, "intra_op_threads": args.intra_op_threads,
+              "deterministic": not args.no_determinism}
+    report = training_report(model, data, steps=args.steps)
+    print(json.dumps({"benchmark": "training", **config, **{k: round(v, 3) for k, v in report.items()}}))
+    if not args.no_generation:
+        gen = generation_report(model, vocab, prime=splits["valid"].text[:200])
+        print(json.dumps({"benchmark": "generation", **config, **{k: round(v, 1) for k, v in gen.items()}}))
 
 
 if __name__ == "__main__":

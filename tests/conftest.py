@@ -22,3 +22,29 @@ def splits(corpus):
 @pytest.fixture(scope="session")
 def vocab(splits):
     return Vocabulary.from_text(splits["train"].text)
+
+
+@pytest.fixture(scope="session")
+def notebook_code():
+    """The notebook's own ``shared-code`` cells (``build_model``, ``compile_model``), run once."""
+    from utils.notebook_code import shared_code
+
+    return shared_code()
+
+
+@pytest.fixture(scope="session")
+def char_model(notebook_code):
+    """Factory: the notebook's ``build_model`` with small defaults, e.g. ``char_model(9, num_layers=2)``."""
+    def make(vocab_size, *, embedding_dim=4, units=8, num_layers=1, dropout=0.0, skip_connections=False):
+        return notebook_code.build_model(vocab_size, embedding_dim=embedding_dim, units=units,
+                                         num_layers=num_layers, dropout=dropout,
+                                         skip_connections=skip_connections)
+    return make
+
+
+@pytest.fixture(scope="session")
+def compiled(notebook_code):
+    """Factory: the notebook's ``compile_model`` with test defaults, returning the model."""
+    def make(model, learning_rate=1e-2, total_steps=1000, clipnorm=1.0):
+        return notebook_code.compile_model(model, learning_rate, total_steps, clipnorm)
+    return make

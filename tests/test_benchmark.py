@@ -6,20 +6,19 @@ import numpy as np
 import pytest
 
 from utils.benchmark import gemm_gflops, generation_report, training_report
-from utils.model import build_char_model, lstm_flops_per_char
+from utils.model import training_flops_per_char
 from utils.pipelines import window_dataset
-from utils.training import compile_char_model
 from utils.vocab import Vocabulary
 
 VOCAB = Vocabulary.from_text("abcdefgh ij\n:ABC")
 
 
-def test_reports_are_complete_and_consistent():
+def test_reports_are_complete_and_consistent(char_model, compiled):
     keras.utils.set_random_seed(0)
-    model = compile_char_model(build_char_model(VOCAB.size, embedding_dim=4, units=8, num_layers=2))
+    model = compiled(char_model(VOCAB.size, embedding_dim=4, units=8, num_layers=2))
     data = window_dataset(VOCAB.encode("abc de\nAB:ij " * 50), 10, 4, seed=0, repeat=True)
     train = training_report(model, data, steps=2, repeats=1)
-    assert train["flops_per_char"] == lstm_flops_per_char(VOCAB.size, 4, 8, 2)
+    assert train["flops_per_char"] == training_flops_per_char(model)
     assert train["train_gflops"] == pytest.approx(train["chars_per_s"] * train["flops_per_char"] / 1e9)
     assert train["ratio_to_gemm"] == pytest.approx(train["train_gflops"] / train["gemm_gflops"])
     gen = generation_report(model, VOCAB, prime="abc de\nAB:ij " * 3, length=20, window=30, refeed_chars=5)
@@ -27,7 +26,24 @@ def test_reports_are_complete_and_consistent():
     assert np.isfinite(list(gen.values())).all() and gemm_gflops(n=64, repeats=1) > 0
 
 
-def test_generation_report_needs_a_long_enough_prime():
-    model = build_char_model(VOCAB.size, embedding_dim=4, units=8, num_layers=1)
+def test_generation_report_needs_a_long_enough_prime(char_model):
+    model = char_model(VOCAB.size, embedding_dim=4, units=8, num_layers=1)
     with pytest.raises(ValueError, match="at least window=100"):
         generation_report(model, VOCAB, prime="abc", length=5)
+
+
+def test_both_samplers_trace_once_so_timing_excludes_tracing(char_model):
+    from utils.generation import CharGenerator, WindowedGenerator
+
+    model = char_model(VOCAB.size, embedding_dim=4, units=8, num_layers=2, skip_connections=True)
+    prime = "abc de\nAB:ij " * 3
+    refeeder = WindowedGenerator(model, VOCAB, window=30)
+    first = refeeder.generate(prime, 3, seed=1)
+    assert refeeder.generate(prime, 3, seed=1) == first and len(refeeder.generate(prime, 7)) == len(prime) + 7
+    assert refeeder._forward.experimental_get_tracing_count() == 1
+    gen = CharGenerator(model, VOCAB)
+    for length in (5, 17, 40):
+        gen.generate(prime, length, seed=length)
+    assert gen._sample.experimental_get_tracing_count() == 1
+    with pytest.raises(ValueError, match="window must be an int >= 1"):
+        WindowedGenerator(model, VOCAB, window=0)

@@ -43,9 +43,10 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 
 import keras
 from utils.distribute import choose_strategy, global_batch_size
-from utils.model import build_char_model
+from utils.notebook_code import shared_code
 from utils.pipelines import window_dataset
-from utils.training import compile_char_model
+
+notebook = shared_code()  # the notebook's own build_model and compile_model
 
 keras.utils.set_random_seed(0)
 tf.config.experimental.enable_op_determinism()
@@ -58,13 +59,14 @@ ids = np.tile(phrase, 40)[: batch * 10 * 6 + 1]       # 6 batches of 8 windows o
 ds = window_dataset(ids, seq_len=10, batch_size=batch, shuffle=False)
 
 def build():
-    return build_char_model(vocab_size=20, embedding_dim=8, units=16, num_layers=1)
+    return notebook.build_model(20, embedding_dim=8, units=16, num_layers=1, dropout=0.0,
+                                skip_connections=False)
 
 initial = build().get_weights()
 
 def train(strategy, clipnorm):
     with strategy.scope():
-        model = compile_char_model(build(), learning_rate=1e-2, clipnorm=clipnorm)  # no decay
+        model = notebook.compile_model(build(), 1e-2, 10**9, clipnorm)  # decay over 1e9 steps: constant
         model.set_weights(initial)
     losses = model.fit(ds, epochs=5, verbose=0).history["loss"]
     return model, losses

@@ -11,7 +11,7 @@ import tensorflow as tf
 from utils.evaluation import stream_log_probs, summarize, unigram_model, uniform_log_probs
 from utils.generation import CharGenerator
 from utils.metrics import LN2, BitsPerCharacter
-from utils.model import build_char_model, lstm_flops_per_char, model_config, state_io_model
+from utils.model import state_io_model, training_flops_per_char
 from utils.vocab import Vocabulary
 
 VOCAB = Vocabulary.from_text("abcdefgh ij\n:ABC")
@@ -22,9 +22,9 @@ def lstm_params(d_in, units):
 
 
 @pytest.mark.parametrize("units, num_layers, skip", [(16, 1, False), (16, 2, False), (8, 3, True), (12, 2, True)])
-def test_shapes_and_parameter_counts(units, num_layers, skip):
+def test_shapes_and_parameter_counts(char_model, units, num_layers, skip):
     v, e = 30, 5
-    model = build_char_model(v, embedding_dim=e, units=units, num_layers=num_layers, skip_connections=skip)
+    model = char_model(v, embedding_dim=e, units=units, num_layers=num_layers, skip_connections=skip)
     assert model(np.zeros((3, 7), np.int32)).shape == (3, 7, v)
     expected = v * e + lstm_params(e, units)
     expected += sum(lstm_params(units + (e if skip else 0), units) for _ in range(num_layers - 1))
@@ -32,8 +32,8 @@ def test_shapes_and_parameter_counts(units, num_layers, skip):
     assert model.count_params() == expected
 
 
-def test_skip_connections_wired_as_graves():
-    model = build_char_model(20, embedding_dim=4, units=6, num_layers=3, skip_connections=True)
+def test_skip_connections_wired_as_graves(char_model):
+    model = char_model(20, embedding_dim=4, units=6, num_layers=3, skip_connections=True)
     emb = model.get_layer("embedding").output
     for i in (2, 3):  # the input reaches every layer above the first
         parents = model.get_layer(f"skip_in_{i}")._inbound_nodes[0].input_tensors
@@ -43,17 +43,19 @@ def test_skip_connections_wired_as_graves():
     assert model.get_layer("logits").input.shape[-1] == 18
 
 
-def test_model_config_round_trip():
-    model = build_char_model(20, embedding_dim=4, units=6, num_layers=2, dropout=0.25, skip_connections=True)
-    assert model_config(model) == dict(vocab_size=20, embedding_dim=4, units=6, num_layers=2, dropout=0.25,
-                                       skip_connections=True)
+@pytest.mark.parametrize("kwargs", [dict(num_layers=0), dict(dropout=1.0), dict(dropout=-0.1)])
+def test_builder_rejects_bad_arguments(char_model, kwargs):
+    with pytest.raises(ValueError, match="num_layers >= 1 and 0 <= dropout < 1"):
+        char_model(10, **kwargs)
 
 
-@pytest.mark.parametrize("kwargs, match", [(dict(units=0), "units"), (dict(num_layers=0), "num_layers"),
-                                           (dict(dropout=1.0), "dropout"), (dict(embedding_dim=-1), "embedding")])
-def test_builder_rejects_bad_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        build_char_model(10, **kwargs)
+def test_dropout_layers_follow_every_lstm_and_are_off_at_inference(char_model):
+    model = char_model(12, units=6, num_layers=2, dropout=0.5, skip_connections=True)
+    names = [layer.name for layer in model.layers]
+    assert [n for n in names if n.startswith(("lstm", "dropout"))] == ["lstm_1", "dropout_1", "lstm_2", "dropout_2"]
+    x = np.arange(20).reshape(2, 10) % 12
+    np.testing.assert_array_equal(model(x, training=False), model(x, training=False))
+    assert np.abs(model(x, training=True) - model(x, training=False)).max() > 1e-4
 
 
 def test_bpc_metric_is_cross_entropy_over_ln2():
@@ -70,9 +72,9 @@ def test_bpc_metric_is_cross_entropy_over_ln2():
 
 
 @pytest.fixture(scope="module")
-def small_model():
+def small_model(char_model):
     keras.utils.set_random_seed(0)
-    return build_char_model(VOCAB.size, embedding_dim=8, units=16, num_layers=2, dropout=0.3, skip_connections=True)
+    return char_model(VOCAB.size, embedding_dim=8, units=16, num_layers=2, dropout=0.3, skip_connections=True)
 
 
 def test_one_step_generator_matches_full_model(small_model):
@@ -143,12 +145,16 @@ def test_summary_units_and_baselines():
     assert p.sum() == pytest.approx(1.0) and p[1] == pytest.approx(3 / 7)
 
 
-def test_flops_count_matches_parameter_count():
+@pytest.mark.parametrize("num_layers, skip", [(1, False), (2, True), (3, False)])
+def test_flops_count_matches_parameter_count(char_model, num_layers, skip):
     # one multiply-add per weight of the matrix products; training ~ 3x forward
-    model = build_char_model(50, embedding_dim=8, units=32, num_layers=2)
+    model = char_model(50, embedding_dim=8, units=32, num_layers=num_layers, skip_connections=skip)
     matmul_weights = sum(w.shape[0] * w.shape[1] for w in model.weights if len(w.shape) == 2
                          and "embedding" not in w.path)
-    assert lstm_flops_per_char(50, 8, 32, 2) == 3 * 2 * matmul_weights
+    assert training_flops_per_char(model) == 3 * 2 * matmul_weights
+    d_in = [8] + [32 + (8 if skip else 0)] * (num_layers - 1)  # by hand, as in the notebook's check
+    by_hand = sum(2 * 4 * 32 * (d + 32) for d in d_in) + 2 * 32 * (num_layers if skip else 1) * 50
+    assert training_flops_per_char(model) == 3 * by_hand
 
 
 def test_dynamic_evaluation_scores_before_learning_and_leaves_model_untouched(small_model):
@@ -174,12 +180,61 @@ def test_dynamic_evaluation_scores_before_learning_and_leaves_model_untouched(sm
         dynamic_log_probs(small_model, ids, 1e-3, optimizer="rmsprop")
 
 
-def test_generator_update_weights_follows_the_model():
+def test_generator_update_weights_follows_the_model(char_model):
     keras.utils.set_random_seed(3)
-    model = build_char_model(VOCAB.size, embedding_dim=4, units=8, num_layers=1)
+    model = char_model(VOCAB.size, embedding_dim=4, units=8, num_layers=1)
     gen = CharGenerator(model, VOCAB)
     before = gen.next_distribution("abc")
     model.get_layer("logits").set_weights([w + 0.5 for w in model.get_layer("logits").get_weights()])
     np.testing.assert_array_equal(gen.next_distribution("abc"), before)  # a copy, not the model itself
     full = tf.nn.softmax(model(VOCAB.encode("abc")[None], training=False)[0, -1]).numpy()
     np.testing.assert_allclose(gen.update_weights(model).next_distribution("abc"), full, atol=1e-6)
+
+
+def test_state_io_view_is_derived_from_any_functional_lstm_model():
+    """A model defined differently from the notebook's still gets a correct stateful-I/O view."""
+    keras.utils.set_random_seed(4)
+    ids = keras.Input(shape=(None,), dtype="int32")
+    x = keras.layers.Embedding(VOCAB.size, 5, name="emb")(ids)
+    x = keras.layers.LSTM(7, return_sequences=True, name="first")(x)
+    x = keras.layers.Dense(6, activation="tanh", name="between")(x)
+    x = keras.layers.LSTM(9, return_sequences=True, name="second")(x)
+    model = keras.Model(ids, keras.layers.Dense(VOCAB.size, name="out")(x))
+    step = state_io_model(model, batch_size=2)
+    assert [t.shape for t in step.inputs[1:]] == [(2, 7), (2, 7), (2, 9), (2, 9)]
+    text = tf.constant(np.stack([VOCAB.encode("abc de\nAB:ij"), VOCAB.encode("ij:BA\ned cba")]))
+    whole = model(text, training=False).numpy()
+    states, pieces = [tf.zeros((2, 7))] * 2 + [tf.zeros((2, 9))] * 2, []
+    for t in range(text.shape[1]):  # one character at a time, state carried
+        logits, *states = step([text[:, t:t + 1], *states])
+        pieces.append(logits.numpy())
+    np.testing.assert_allclose(np.concatenate(pieces, axis=1), whole, atol=1e-5)
+    zeros = [tf.zeros((2, 7))] * 2 + [tf.zeros((2, 9))] * 2
+    before = step([text, *zeros])[0].numpy()
+    model.get_layer("out").set_weights([w + 1 for w in model.get_layer("out").get_weights()])
+    np.testing.assert_array_equal(step([text, *zeros])[0].numpy(), before)  # a copy of the weights
+
+
+def test_views_refuse_models_they_cannot_handle():
+    ids = keras.Input(shape=(None,), dtype="int32")
+    no_lstm = keras.Model(ids, keras.layers.Embedding(5, 3)(ids))
+    with pytest.raises(ValueError, match="no keras.layers.LSTM"):
+        state_io_model(no_lstm)
+    with pytest.raises(TypeError, match="functional keras.Model"):
+        state_io_model("not a model")
+
+
+def test_notebook_code_is_the_notebooks_own(tmp_path):
+    from utils.notebook_code import notebook_parameters, shared_code, tagged_sources
+
+    code = shared_code()
+    assert callable(code.build_model) and callable(code.compile_model)
+    assert any("layers.LSTM(" in source for source in tagged_sources("shared-code"))
+    params = notebook_parameters()
+    assert params["NUM_LAYERS"] >= 2 and params["DROPOUT"] > 0, "the default is a stacked LSTM with dropout"
+    import nbformat
+
+    empty = tmp_path / "empty.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), str(empty))
+    with pytest.raises(ValueError, match="no code cell tagged 'shared-code'"):
+        shared_code(empty)

@@ -9,23 +9,15 @@ import pytest
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
+from utils.notebook_code import notebook_parameters
 from utils.presets import NOTEBOOK_DEFAULTS, PRESETS, apply_preset
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "Assignment_4.ipynb"
 
 # The notebook's default values as stated in the assignment's parameters cell.
-CPU_LAPTOP = {"EMBEDDING_DIM": 64, "UNITS": 256, "NUM_LAYERS": 1, "DROPOUT": 0.0, "BATCH_SIZE": 128,
-              "SEQ_LEN": 100, "LEARNING_RATE": 1e-2, "EPOCHS": 7, "STEPS_PER_EPOCH": 130}
-
-
-def notebook_parameters() -> dict:
-    """The parameters cell of the real notebook, executed: ``{NAME: value}``."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    namespace: dict = {}
-    exec(cell.source, {}, namespace)  # plain assignments only
-    return {k: v for k, v in namespace.items() if k.isupper()}
+CPU_LAPTOP = {"EMBEDDING_DIM": 64, "UNITS": 128, "NUM_LAYERS": 2, "DROPOUT": 0.05, "BATCH_SIZE": 128,
+              "SEQ_LEN": 25, "LEARNING_RATE": 1e-2, "EPOCHS": 10, "STEPS_PER_EPOCH": 220}
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,9 @@ import keras
 import numpy as np
 import pytest
 
-from utils.model import build_char_model
+from utils.model import stateful_model
 from utils.pipelines import window_dataset
-from utils.training import (SampleEveryEpoch, compile_char_model, fit_resumable, prepare_run_dir,
-                            read_history, write_json)
+from utils.training import SampleEveryEpoch, fit_resumable, prepare_run_dir, read_history, write_json
 
 IDS = (np.arange(3000) % 7).astype(np.int32) + 1  # a periodic text: easy to learn
 
@@ -25,10 +24,12 @@ class Interrupt(keras.callbacks.Callback):
             raise KeyboardInterrupt("simulated stop button")
 
 
-def make_model():
-    keras.utils.set_random_seed(1)
-    model = build_char_model(9, embedding_dim=4, units=8, num_layers=1)
-    return compile_char_model(model, learning_rate=1e-2)
+@pytest.fixture
+def make_model(char_model, compiled):
+    def make():
+        keras.utils.set_random_seed(1)
+        return compiled(char_model(9, embedding_dim=4, units=8, num_layers=1), learning_rate=1e-2)
+    return make
 
 
 def datasets():
@@ -36,7 +37,7 @@ def datasets():
             window_dataset(IDS[:500], 20, 8, shuffle=False, drop_remainder=False))
 
 
-def test_interrupt_then_resume_continues_epoch_count(tmp_path):
+def test_interrupt_then_resume_continues_epoch_count(tmp_path, make_model):
     train, valid = datasets()
     with pytest.raises(KeyboardInterrupt):
         fit_resumable(make_model(), train, valid, tmp_path, epochs=4, steps_per_epoch=5, print_fn=lambda s: None,
@@ -59,7 +60,7 @@ def test_interrupt_then_resume_continues_epoch_count(tmp_path):
     assert again_history.equals(history)
 
 
-def test_run_record_files(tmp_path):
+def test_run_record_files(tmp_path, make_model):
     train, valid = datasets()
     run = prepare_run_dir(tmp_path / "run", {"epochs": 2, "units": 8, "shape": (1, 2)})
     samples = []
@@ -83,20 +84,18 @@ def test_run_dir_refuses_other_parameters(tmp_path):
         prepare_run_dir(tmp_path, {"units": 16})
 
 
-def test_bad_budget_and_learning_rate(tmp_path):
+def test_bad_budget_and_learning_rate(tmp_path, make_model):
     train, valid = datasets()
     with pytest.raises(ValueError, match="epochs"):
         fit_resumable(make_model(), train, valid, tmp_path, epochs=0, steps_per_epoch=5)
-    with pytest.raises(ValueError, match="learning_rate"):
-        compile_char_model(build_char_model(9, units=4), learning_rate=0)
 
 
-def test_stateful_model_carries_state_and_resets_each_epoch():
+def test_stateful_model_carries_state_and_resets_each_epoch(char_model):
     from utils.model import reset_lstm_states
     from utils.training import ResetStatesEachEpoch
 
     keras.utils.set_random_seed(2)
-    model = build_char_model(9, embedding_dim=4, units=8, num_layers=2, stateful=True, batch_size=3)
+    model = stateful_model(char_model(9, embedding_dim=4, units=8, num_layers=2, skip_connections=True), 3)
     x = IDS[:30].reshape(3, 10)
     first = model(x).numpy()
     carried = model(x).numpy()  # same input, but starting from the state left by the first call
@@ -109,22 +108,20 @@ def test_stateful_model_carries_state_and_resets_each_epoch():
     assert all(np.abs(np.asarray(s)).max() == 0 for s in lstm.states)
     np.testing.assert_allclose(model(x).numpy(), first, atol=1e-6)  # back to the zero state
     reset_lstm_states(model)
-    with pytest.raises(ValueError, match="fixed batch_size"):
-        build_char_model(9, stateful=True)
+    with pytest.raises(ValueError, match="batch_size"):
+        stateful_model(char_model(9), 0)
 
 
-def test_stateful_training_on_streams_with_stream_validation(tmp_path):
+def test_stateful_training_on_streams_with_stream_validation(tmp_path, char_model, compiled):
     from utils.pipelines import stream_dataset
     from utils.training import ResetStatesEachEpoch, StreamValidation
 
     keras.utils.set_random_seed(1)
-    model = compile_char_model(build_char_model(9, embedding_dim=4, units=8, num_layers=1, stateful=True,
-                                                batch_size=4), learning_rate=1e-2)
-    eval_model = build_char_model(9, embedding_dim=4, units=8, num_layers=1)
+    model = compiled(stateful_model(char_model(9, embedding_dim=4, units=8, num_layers=1), 4), learning_rate=1e-2)
     train = stream_dataset(IDS, 20, 4).repeat()
     best, history, status = fit_resumable(
         model, train, None, tmp_path, epochs=3, steps_per_epoch=10, print_fn=lambda s: None,
-        validation_callback=StreamValidation(eval_model, IDS[:500], batch_size=2, chunk_len=50),
+        validation_callback=StreamValidation(IDS[:500], batch_size=2, chunk_len=50),
         extra_callbacks=[ResetStatesEachEpoch()])
     assert status == "trained" and list(history.index) == [1, 2, 3]
     assert {"val_bpc", "val_accuracy", "time_s"} <= set(history.columns)

@@ -4,18 +4,17 @@ How to use a strategy with Keras (the same code runs on a laptop, a GPU and a TP
 
     strategy, description = choose_strategy()
     with strategy.scope():                       # variables are created here ...
-        model = build_char_model(vocab.size, ...)
-        compile_char_model(model, ...)           # ... and so are the optimizer's slots and metrics
+        model = build_model(vocab.size, ...)     # the notebook's build_model and compile_model
+        compile_model(model, ...)                # ... and so are the optimizer's slots and metrics
     train_ds = window_dataset(ids, SEQ_LEN, global_batch_size(per_replica, strategy), repeat=True)
     model.fit(train_ds, ...)                     # no scope needed: fit distributes by itself
 
 * **Build and compile inside** ``strategy.scope()``. The scope decides where the
   variables live: mirrored on every replica (``MirroredStrategy``), on the TPU cores
   (``TPUStrategy``) or in the ordinary place (the default strategy). The model's
-  weights, the optimizer's state and the metrics are all variables, so both
-  :func:`utils.model.build_char_model` and :func:`utils.training.compile_char_model`
-  must run in the scope. ``fit``, ``evaluate`` and ``predict`` later enter the
-  model's strategy themselves.
+  weights, the optimizer's state and the metrics are all variables, so both the
+  notebook's ``build_model`` and ``compile_model`` must run in the scope. ``fit``,
+  ``evaluate`` and ``predict`` later enter the model's strategy themselves.
 * **Keras distributes the** ``tf.data`` **dataset itself.** Batch the dataset with the
   *global* batch size; ``fit`` splits every global batch of ``B`` examples into
   ``num_replicas_in_sync`` per-replica batches of ``B / num_replicas_in_sync``, runs

@@ -14,7 +14,42 @@ import pandas as pd
 import tensorflow as tf
 
 from .metrics import LN2
-from .model import state_io_model, zero_states
+from .model import copy_weights, state_io_model, zero_states
+
+
+class StreamScorer:
+    """Scores long texts with carried LSTM state; built once, reusable with new weights.
+
+    Holds the stateful-I/O view of a model (:func:`utils.model.state_io_model`) and one
+    compiled scoring step, so scoring again after :meth:`update_weights` (e.g. validation
+    after every training epoch) does not rebuild or retrace anything.
+
+    Args:
+        model: trained training-view model (or a stateful twin of it: the view is not stateful).
+    """
+
+    def __init__(self, model):
+        self.step_model = state_io_model(model)
+
+        @tf.function(reduce_retracing=True)
+        def score(xc, yc, wc, states):
+            logits, *states = self.step_model([xc, *states], training=False)
+            logp = tf.nn.log_softmax(tf.cast(logits, tf.float32))
+            picked = tf.gather(logp, yc, batch_dims=2)
+            correct = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), yc)
+            return picked, correct, states
+
+        self._score = score
+
+    def update_weights(self, model) -> "StreamScorer":
+        """Copy the current weights of ``model`` (same architecture) into the scorer."""
+        copy_weights(model, self.step_model)
+        return self
+
+    def log_probs(self, ids: np.ndarray, batch_size: int = 32, chunk_len: int = 256):
+        """See :func:`stream_log_probs`."""
+        x, y, w, n = _stream_layout(ids, batch_size, chunk_len)
+        return _read_streams(self._score, self.step_model, x, y, w, n, chunk_len)
 
 
 def stream_log_probs(model, ids: np.ndarray, batch_size: int = 32, chunk_len: int = 256):
@@ -33,18 +68,7 @@ def stream_log_probs(model, ids: np.ndarray, batch_size: int = 32, chunk_len: in
         ``(log_p, correct)``: float64 ``(n-1,)`` log-probabilities of ``ids[1:]`` (nats)
         and bool ``(n-1,)`` whether the most likely character was the right one.
     """
-    x, y, w, n = _stream_layout(ids, batch_size, chunk_len)
-    step_model = state_io_model(model)
-
-    @tf.function(reduce_retracing=True)
-    def score(xc, yc, wc, states):
-        logits, *states = step_model([xc, *states], training=False)
-        logp = tf.nn.log_softmax(tf.cast(logits, tf.float32))
-        picked = tf.gather(logp, yc, batch_dims=2)
-        correct = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), yc)
-        return picked, correct, states
-
-    return _read_streams(score, step_model, x, y, w, n, chunk_len)
+    return StreamScorer(model).log_probs(ids, batch_size, chunk_len)
 
 
 def _stream_layout(ids, batch_size: int, chunk_len: int):

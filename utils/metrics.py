@@ -14,12 +14,16 @@ from keras import ops
 LN2 = math.log(2.0)
 
 
+@keras.saving.register_keras_serializable(package="assignment4")
 class BitsPerCharacter(keras.metrics.Mean):
     """Mean sparse categorical cross-entropy over characters, in bits.
 
     ``update_state(y_true, y_pred, sample_weight=None)`` takes integer targets of
     shape ``(B, T)`` and logits of shape ``(B, T, V)`` (``from_logits=True``) or
     probabilities (``from_logits=False``).
+
+    Registered with Keras' serialisation under ``assignment4``, so a saved model that uses
+    it (``best.keras``) loads wherever this module has been imported.
     """
 
     def __init__(self, name: str = "bpc", from_logits: bool = True, **kwargs):

@@ -1,4 +1,7 @@
-"""Training the character model: compile, callbacks, resumable ``fit``, the run record.
+"""Training plumbing for the notebook's ``model.fit``: callbacks, resume, the run record.
+
+The notebook compiles its model and calls ``model.fit`` itself; this module gives that
+call its callbacks (:func:`run_callbacks`) and reads the result back (:func:`finish_run`).
 
 A *run folder* (``runs/<name>``, git-ignored) holds everything a run produced:
 
@@ -19,6 +22,7 @@ best checkpoint and the history.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -28,44 +32,11 @@ import keras
 import numpy as np
 import pandas as pd
 
-from .metrics import BitsPerCharacter
-
-keras.saving.register_keras_serializable(package="assignment4")(BitsPerCharacter)
+from . import metrics  # noqa: F401  (registers BitsPerCharacter, so best.keras loads)
 
 HISTORY = "history.csv"
 BEST = "best.keras"
 DONE = "training_done.json"
-
-
-def compile_char_model(model: keras.Model, learning_rate: float = 2e-3, clipnorm: float = 1.0,
-                       decay_steps: int | None = None, final_lr_fraction: float = 0.1) -> keras.Model:
-    """Compile with Adam, sparse cross-entropy on logits, accuracy and bits per character.
-
-    Gradient clipping: Graves (2013) clipped the derivatives inside the LSTM to
-    [-1, 1] so that a rare large gradient cannot throw the weights far away. Keras
-    offers clipping of the whole gradient instead: ``global_clipnorm`` rescales the
-    gradient of *all* weights together whenever its norm exceeds ``clipnorm``, which
-    keeps its direction (clipping each value separately would not).
-
-    Args:
-        model: the training view from :func:`utils.model.build_char_model`.
-        learning_rate: Adam's (initial) step size.
-        clipnorm: maximum global gradient norm (``None`` = no clipping).
-        decay_steps: if given, the learning rate follows a cosine from ``learning_rate``
-            down to ``final_lr_fraction * learning_rate`` over this many steps.
-        final_lr_fraction: see ``decay_steps``.
-    """
-    if learning_rate <= 0:
-        raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
-    lr = learning_rate
-    if decay_steps:
-        lr = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps, alpha=final_lr_fraction)
-    model.compile(
-        optimizer=keras.optimizers.Adam(lr, global_clipnorm=clipnorm),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy"), BitsPerCharacter()],
-    )
-    return model
 
 
 class EpochClock(keras.callbacks.Callback):
@@ -131,26 +102,34 @@ class ResetStatesEachEpoch(keras.callbacks.Callback):
 
 
 class StreamValidation(keras.callbacks.Callback):
-    """Validation for a *stateful* model: scores the validation ids with carried state.
+    """Validation with carried state: scores the validation ids as contiguous streams.
 
-    Keras' own validation would run through the stateful layers and mix their training
-    state with validation text. Instead, at the end of every epoch this callback copies
-    the weights into the stateless training view (``eval_model``), scores ``ids`` as
-    contiguous streams (:func:`utils.evaluation.stream_log_probs`) and adds ``val_bpc``,
-    ``val_loss`` (nats) and ``val_accuracy`` to the epoch's logs. Place it before the
-    callbacks that read them (``fit_resumable(validation_callback=...)`` does).
+    At the end of every epoch the current weights are copied into a
+    :class:`utils.evaluation.StreamScorer` (built once, when training starts, from the
+    model being trained) that reads ``ids`` as ``batch_size`` long streams with the LSTM
+    state carried - the same scoring as the final held-out evaluation - and adds
+    ``val_bpc``, ``val_loss`` (nats) and ``val_accuracy`` to the epoch's logs. Works for
+    stateless and Keras-stateful models alike (the scorer is never stateful, so a
+    stateful model's training state is not disturbed). Place it before the callbacks
+    that read those logs (:func:`run_callbacks` does).
     """
 
-    def __init__(self, eval_model: keras.Model, ids: np.ndarray, batch_size: int = 16, chunk_len: int = 256):
+    def __init__(self, ids: np.ndarray, batch_size: int = 16, chunk_len: int = 256):
         super().__init__()
-        self.eval_model, self.ids, self.batch_size, self.chunk_len = eval_model, ids, batch_size, chunk_len
+        self.ids, self.batch_size, self.chunk_len = ids, batch_size, chunk_len
+        self.scorer = None
+
+    def on_train_begin(self, logs=None):
+        from .evaluation import StreamScorer
+
+        if self.scorer is None:
+            self.scorer = StreamScorer(self.model)
 
     def on_epoch_end(self, epoch, logs=None):
-        from .evaluation import stream_log_probs, summarize
-        from .model import copy_weights
+        from .evaluation import summarize
 
-        copy_weights(self.model, self.eval_model)
-        scores = summarize(*stream_log_probs(self.eval_model, self.ids, self.batch_size, self.chunk_len))
+        self.scorer.update_weights(self.model)
+        scores = summarize(*self.scorer.log_probs(self.ids, self.batch_size, self.chunk_len))
         if logs is not None:
             logs.update(val_bpc=scores["bpc"], val_loss=scores["nats"], val_accuracy=scores["accuracy"])
 
@@ -166,6 +145,31 @@ def read_history(run_dir: str | Path) -> pd.DataFrame:
     history = pd.read_csv(path)
     history["epoch"] = history["epoch"].astype(int) + 1
     return history.drop_duplicates("epoch", keep="last").set_index("epoch")
+
+
+#: The modules whose code decides what a training run computes (part of the run-folder key).
+RUN_CODE = ("model.py", "metrics.py", "training.py", "pipelines.py", "vocab.py", "corpus.py", "splits.py",
+            "evaluation.py")
+
+
+def code_fingerprint() -> str:
+    """SHA-256 of the code a training run depends on: :data:`RUN_CODE` and the notebook's
+    ``shared-code`` cells (its model definition and compile step)."""
+    from .notebook_code import SHARED_TAG, tagged_sources
+
+    utils_dir = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for name in RUN_CODE:
+        digest.update((utils_dir / name).read_bytes())
+    for source in tagged_sources(SHARED_TAG):
+        digest.update(source.encode())
+    return digest.hexdigest()
+
+
+def run_folder_name(params: dict) -> str:
+    """``"run-<10 hex digits>"``: a key of the run's parameters (JSON, sorted), so that a run with
+    other settings, data or code (put its fingerprint in ``params``) never shares a folder."""
+    return "run-" + hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def prepare_run_dir(run_dir: str | Path, params: dict) -> Path:
@@ -190,43 +194,32 @@ def prepare_run_dir(run_dir: str | Path, params: dict) -> Path:
     return run_dir
 
 
-def fit_resumable(model: keras.Model, train_ds, valid_ds, run_dir: str | Path, *, epochs: int,
-                  steps_per_epoch: int, patience: int = 3, extra_callbacks=(), print_fn=print,
-                  validation_callback: keras.callbacks.Callback | None = None):
-    """Train ``model`` for up to ``epochs`` epochs, resumable, recording the run.
+def run_status(run_dir: str | Path) -> str:
+    """``"complete"`` (training finished), ``"partial"`` (some epochs logged) or ``"new"``."""
+    run_dir = Path(run_dir)
+    if (run_dir / DONE).is_file() and (run_dir / BEST).is_file():
+        return "complete"
+    return "partial" if len(read_history(run_dir)) else "new"
 
-    Callbacks: :class:`EpochClock`, ``BackupAndRestore`` (resume), ``CSVLogger``
-    (history), ``ModelCheckpoint`` (best validation bpc, ``.keras``), ``EarlyStopping``
-    (on validation bpc, ``patience`` epochs) and :class:`ProgressPrinter`, plus
-    ``extra_callbacks`` (e.g. :class:`SampleEveryEpoch`).
 
-    Args:
-        model: a compiled training-view model.
-        train_ds: repeating training dataset (``steps_per_epoch`` batches per epoch).
-        valid_ds: finite validation dataset, evaluated after every epoch (``None`` when
-            ``validation_callback`` provides ``val_*`` instead, e.g. :class:`StreamValidation`).
-        run_dir: the run folder (see :func:`prepare_run_dir`).
-        epochs, steps_per_epoch: the training budget.
-        patience: early-stopping patience in epochs.
-        validation_callback: a callback that adds ``val_bpc`` (etc.) to the logs; it runs
-            before the history, checkpoint and early-stopping callbacks read them, and its
-            time counts in ``time_s``.
+def run_callbacks(run_dir: str | Path, *, epochs: int, patience: int = 3, extra_callbacks=(),
+                  print_fn=print, validation_callback: keras.callbacks.Callback | None = None) -> list:
+    """The callbacks that make ``model.fit`` resumable and record the run in ``run_dir``.
 
-    Returns:
-        ``(best_model, history, status)``: the best checkpoint loaded back, the history
-        DataFrame (see :func:`read_history`) and ``"trained"``, ``"resumed"`` or
-        ``"already complete"``.
+    In order: ``validation_callback`` (e.g. :class:`StreamValidation`, which adds ``val_*``
+    to the logs), :class:`EpochClock`, ``BackupAndRestore`` (resume after an interruption),
+    ``CSVLogger`` (``history.csv``), ``ModelCheckpoint`` (``best.keras``, lowest validation
+    bpc), ``EarlyStopping`` (on validation bpc, ``patience`` epochs), :class:`ProgressPrinter`,
+    then ``extra_callbacks`` (e.g. :class:`SampleEveryEpoch`). A partial run's history and
+    best validation bpc are picked up, so the checkpoint only improves.
     """
-    for arg, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch), ("patience", patience)):
+    for arg, value in (("epochs", epochs), ("patience", patience)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{arg} must be an int >= 1, got {value!r}")
     run_dir = Path(run_dir)
-    if (run_dir / DONE).is_file() and (run_dir / BEST).is_file():
-        return keras.saving.load_model(run_dir / BEST), read_history(run_dir), "already complete"
     previous = read_history(run_dir)
-    status = "resumed" if len(previous) else "trained"
     best_so_far = float(previous["val_bpc"].min()) if len(previous) else None
-    callbacks = [
+    return [
         # the validation callback goes first so that EpochClock's time_s includes it, as it includes
         # Keras' own validation for a stateless model
         *([validation_callback] if validation_callback is not None else []),
@@ -239,12 +232,54 @@ def fit_resumable(model: keras.Model, train_ds, valid_ds, run_dir: str | Path, *
         ProgressPrinter(epochs, print_fn=print_fn),
         *extra_callbacks,
     ]
-    model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=valid_ds,
-              callbacks=callbacks, shuffle=False, verbose=0)  # the dataset shuffles itself
+
+
+def finish_run(run_dir: str | Path, epochs: int):
+    """After ``model.fit``: mark the run complete; return ``(best_model, history)``.
+
+    ``best_model`` is ``best.keras`` (the epoch with the lowest validation bpc) loaded back;
+    ``history`` is :func:`read_history`. Calling it again on a complete run only reloads.
+    """
+    run_dir = Path(run_dir)
     history = read_history(run_dir)
-    write_json(run_dir / DONE, {"epochs_run": len(history), "epochs_budget": epochs,
-                                "stopped_early": len(history) < epochs})
-    return keras.saving.load_model(run_dir / BEST), history, status
+    if not (run_dir / BEST).is_file():
+        raise FileNotFoundError(f"{run_dir / BEST} is missing: train first (model.fit with run_callbacks)")
+    if not (run_dir / DONE).is_file():
+        write_json(run_dir / DONE, {"epochs_run": len(history), "epochs_budget": epochs,
+                                    "stopped_early": len(history) < epochs})
+    return keras.saving.load_model(run_dir / BEST), history
+
+
+def fit_resumable(model: keras.Model, train_ds, valid_ds, run_dir: str | Path, *, epochs: int,
+                  steps_per_epoch: int, patience: int = 3, extra_callbacks=(), print_fn=print,
+                  validation_callback: keras.callbacks.Callback | None = None):
+    """``model.fit`` with :func:`run_callbacks`, then :func:`finish_run`, in one call.
+
+    Args:
+        model: a compiled training-view model.
+        train_ds: repeating training dataset (``steps_per_epoch`` batches per epoch).
+        valid_ds: finite validation dataset, evaluated after every epoch (``None`` when
+            ``validation_callback`` provides ``val_*`` instead, e.g. :class:`StreamValidation`).
+        run_dir: the run folder (see :func:`prepare_run_dir`).
+        epochs, steps_per_epoch: the training budget.
+        patience: early-stopping patience in epochs.
+        validation_callback, extra_callbacks, print_fn: see :func:`run_callbacks`.
+
+    Returns:
+        ``(best_model, history, status)``: the best checkpoint loaded back, the history
+        DataFrame (see :func:`read_history`) and ``"trained"``, ``"resumed"`` or
+        ``"already complete"``.
+    """
+    if not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be an int >= 1, got {steps_per_epoch!r}")
+    status = {"complete": "already complete", "partial": "resumed", "new": "trained"}[run_status(run_dir)]
+    if status != "already complete":
+        callbacks = run_callbacks(run_dir, epochs=epochs, patience=patience, extra_callbacks=extra_callbacks,
+                                  print_fn=print_fn, validation_callback=validation_callback)
+        model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=valid_ds,
+                  callbacks=callbacks, shuffle=False, verbose=0)  # the dataset shuffles itself
+    best, history = finish_run(run_dir, epochs)
+    return best, history, status
 
 
 def write_json(path: str | Path, record: dict) -> Path:
