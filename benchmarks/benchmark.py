@@ -37,6 +37,9 @@ SWEEP = [
     ("notebook defaults", [], {}),
     ("XLA (jit_compile=True)", ["--jit"], {}),
     ("steps_per_execution=16", ["--steps-per-execution", "16"], {}),
+    ("unrolled LSTM loop (static SEQ_LEN)", ["--unroll"], {}),
+    ("unrolled LSTM loop + XLA", ["--unroll", "--jit"], {}),
+    ("batch 64 (not the default)", ["--batch", "64"], {}),
     ("batch 256 (not the default)", ["--batch", "256"], {}),
     ("oneDNN on", [], {"TF_ENABLE_ONEDNN_OPTS": "1"}),
     ("1 inter-op thread", ["--inter-op-threads", "1"], {}),
@@ -60,6 +63,8 @@ def parse_args(argv):
     parser.add_argument("--steps", type=int, default=32, help="training steps per timed repeat")
     parser.add_argument("--jit", action="store_true", help="compile the train step with XLA")
     parser.add_argument("--steps-per-execution", type=int, default=1)
+    parser.add_argument("--unroll", action="store_true",
+                        help="train an unrolled copy of the model (LSTM unroll=True, fixed window length)")
     parser.add_argument("--inter-op-threads", type=int, default=0, help="0 = TensorFlow's default")
     parser.add_argument("--intra-op-threads", type=int, default=0, help="0 = TensorFlow's default")
     parser.add_argument("--no-determinism", action="store_true",
@@ -126,12 +131,20 @@ def main(argv=None) -> None:
     model = notebook.build_model(vocab.size, embedding_dim=args.embedding_dim, units=args.units,
                                  num_layers=args.layers, dropout=args.dropout, skip_connections=bool(args.skip))
     notebook.compile_model(model, nb["LEARNING_RATE"], 10**6, nb["CLIPNORM"])
+    if args.unroll:  # same graph and weights, the LSTM loop unrolled over a fixed SEQ_LEN (not cuDNN-compatible)
+        from utils.model import unrolled_model
+
+        model = notebook.compile_model(unrolled_model(model, args.seq_len), nb["LEARNING_RATE"], 10**6,
+                                       nb["CLIPNORM"])
     model.jit_compile = args.jit  # the levers, set before the first fit traces the train step
     model.steps_per_execution = args.steps_per_execution
     data = window_dataset(vocab.encode(splits["train"].text), args.seq_len, args.batch, seed=0, repeat=True)
+    if args.unroll:  # an unrolled loop needs the window length in the static shape
+        data = data.map(lambda x, y: (tf.ensure_shape(x, (args.batch, args.seq_len)),
+                                      tf.ensure_shape(y, (args.batch, args.seq_len))))
     config = {"units": args.units, "layers": args.layers, "dropout": args.dropout, "skip": bool(args.skip),
               "batch": args.batch, "seq_len": args.seq_len, "jit": args.jit,
-              "steps_per_execution": args.steps_per_execution,
+              "steps_per_execution": args.steps_per_execution, "unroll": args.unroll,
               "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "0"),
               "inter_op_threads": args.inter_op_threads, "intra_op_threads": args.intra_op_threads,
               "deterministic": not args.no_determinism}

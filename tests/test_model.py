@@ -238,3 +238,26 @@ def test_notebook_code_is_the_notebooks_own(tmp_path):
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), str(empty))
     with pytest.raises(ValueError, match="no code cell tagged 'shared-code'"):
         shared_code(empty)
+
+
+def test_unrolled_view_matches_the_model_forward_and_gradients(char_model, compiled):
+    """The benchmark's unrolled CPU experiment computes the same function (1e-5) and gradients."""
+    from utils.model import unrolled_model
+
+    keras.utils.set_random_seed(3)
+    model = char_model(15, units=8, num_layers=2, dropout=0.0, skip_connections=True)
+    unrolled = unrolled_model(model, 12)
+    assert all(layer.unroll for layer in unrolled.layers if isinstance(layer, keras.layers.LSTM))
+    x = np.random.default_rng(0).integers(0, 15, (4, 12)).astype(np.int32)
+    y = np.roll(x, -1, axis=1)
+    np.testing.assert_allclose(unrolled(x), model(x), atol=1e-5)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    grads = []
+    for m in (model, unrolled):
+        with tf.GradientTape() as tape:
+            value = loss(y, m(x, training=True))
+        grads.append([tf.convert_to_tensor(g) for g in tape.gradient(value, m.trainable_variables)])
+    for g_model, g_unrolled in zip(*grads):
+        np.testing.assert_allclose(np.asarray(g_unrolled), np.asarray(g_model), atol=1e-5)
+    with pytest.raises(ValueError, match="seq_len must be an int >= 1"):
+        unrolled_model(model, 0)

@@ -98,6 +98,22 @@ def stateful_model(model: keras.Model, batch_size: int) -> keras.Model:
                                     clone_function=lambda layer: _clone_layer(layer, stateful=True))
 
 
+def unrolled_model(model: keras.Model, seq_len: int) -> keras.Model:
+    """``model`` with every LSTM loop unrolled over a fixed ``seq_len`` (same weights, copied).
+
+    A speed experiment for the CPU (``benchmarks/benchmark.py --unroll``): the time loop becomes
+    ``seq_len`` explicit steps that the graph optimiser (or XLA) can see whole. It takes inputs of
+    exactly ``(B, seq_len)`` and is not cuDNN-compatible, so the notebook keeps the plain model.
+    """
+    _check_model(model)
+    if not isinstance(seq_len, int) or seq_len < 1:
+        raise ValueError(f"seq_len must be an int >= 1, got {seq_len!r}")
+    ids = keras.Input(shape=(seq_len,), dtype="int32", name="ids")
+    view = keras.models.clone_model(model, input_tensors=ids,
+                                    clone_function=lambda layer: _clone_layer(layer, unroll=True))
+    return copy_weights(model, view)
+
+
 def zero_states(step_model: keras.Model, batch_size: int) -> list:
     """Zero ``[h_1, c_1, ..., h_L, c_L]`` (each ``(batch_size, H)``) for a stateful-I/O model."""
     import tensorflow as tf
