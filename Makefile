@@ -10,9 +10,29 @@ BIN := $(VENV)/bin
 NB := Assignment_4.ipynb
 PARAMS ?=
 
-.PHONY: setup run test regenerate clean
+# What a working environment must be able to import (a stamp file alone does not prove it).
+IMPORT_CHECK := import tensorflow, keras, numpy, pandas, matplotlib, scipy, nbformat, nbval, papermill, pytest
 
-setup: $(VENV)/.installed
+.PHONY: setup check-python check-venv run test regenerate clean
+
+setup: check-python check-venv
+	@$(MAKE) --no-print-directory $(VENV)/.installed PYTHON="$(PYTHON)" VENV="$(VENV)"
+
+# Fail at once, with the fix, instead of minutes later inside pip ("No matching distribution").
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+		echo "error: Python >= 3.11 is needed; PYTHON=$(PYTHON) is: $$($(PYTHON) --version 2>&1 || echo 'not found')." \
+		     "Install Python 3.11+ and run e.g. 'make test PYTHON=python3.11'." >&2; exit 1; }
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
+		echo "error: $(PYTHON) has no working 'venv' module (with ensurepip). On Debian/Ubuntu:" \
+		     "'apt install python3-venv' (or python3.11-venv), then run make again." >&2; exit 1; }
+
+# A .venv whose stamp exists but whose packages do not import (interrupted install, Python upgraded,
+# files deleted) is removed, so that setup rebuilds it.
+check-venv:
+	@if [ -f "$(VENV)/.installed" ] && ! "$(BIN)/python" -c "$(IMPORT_CHECK)" >/dev/null 2>&1; then \
+		echo "$(VENV) is broken (its packages do not import): removing it to rebuild it" >&2; \
+		rm -rf "$(VENV)"; fi
 
 $(VENV)/.installed: requirements.txt requirements-data.txt
 	$(PYTHON) -m venv $(VENV)

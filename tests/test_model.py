@@ -261,3 +261,23 @@ def test_unrolled_view_matches_the_model_forward_and_gradients(char_model, compi
         np.testing.assert_allclose(np.asarray(g_unrolled), np.asarray(g_model), atol=1e-5)
     with pytest.raises(ValueError, match="seq_len must be an int >= 1"):
         unrolled_model(model, 0)
+
+
+def test_play_likeness_tells_a_play_from_noise(splits):
+    import re
+
+    from utils.generation import WORD_PATTERN, play_likeness
+
+    known = set(re.findall(WORD_PATTERN, splits["train"].text))
+    real = splits["valid"].text[5000:5600]  # a real passage of a held-out play
+    prime = real[:20]
+    scores = play_likeness(real, known, prime=prime)
+    assert scores["known_word_fraction"] > 0.9 and scores["speaker_lines"] >= 1 and scores["words"] > 50
+    rng = np.random.default_rng(0)
+    letters = sorted(set(splits["train"].text))
+    noise = prime + "".join(rng.choice(letters, 600))
+    assert play_likeness(noise, known, prime=prime)["known_word_fraction"] < 0.5
+    assert play_likeness("ROMEO:\nJULIET:\nAy me.", {"Ay", "me"}, prime="ROMEO:\n") == \
+        {"words": 3, "known_word_fraction": 2 / 3, "speaker_lines": 1}
+    with pytest.raises(ValueError, match="does not start with the prime"):
+        play_likeness("abc", known, prime="x")

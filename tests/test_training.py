@@ -127,3 +127,9 @@ def test_stateful_training_on_streams_with_stream_validation(tmp_path, char_mode
     assert {"val_bpc", "val_accuracy", "time_s"} <= set(history.columns)
     assert history["val_bpc"].iloc[-1] < history["val_bpc"].iloc[0]
     assert best.get_layer("lstm_1").stateful
+
+
+@pytest.mark.parametrize("clipnorm", [0, -1.0, True, "1", float("nan")])
+def test_compile_rejects_a_clipnorm_that_would_not_clip(char_model, notebook_code, clipnorm):
+    with pytest.raises(ValueError, match="clipnorm must be a number > 0"):
+        notebook_code.compile_model(char_model(9), 1e-2, 100, clipnorm)

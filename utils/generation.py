@@ -167,3 +167,37 @@ class WindowedGenerator:
             p[UNK_ID] = 0.0
             ids.append(int(rng.choice(len(p), p=p / p.sum())))
         return self.vocab.decode(ids)
+
+
+#: A word: letters, optionally with one inner apostrophe ("o'er", "Tybalt's").
+WORD_PATTERN = r"[A-Za-z]+(?:'[A-Za-z]+)?"
+#: A speaker line of the cleaned plays: a capitalised name, then a colon, alone on its line.
+SPEAKER_PATTERN = r"^[A-Z][A-Za-z' ]*:$"
+
+
+def play_likeness(sample: str, known_words: set[str] | frozenset[str], prime: str = "") -> dict[str, float]:
+    """How much a generated sample looks like a play: a regression check for generation.
+
+    Args:
+        sample: generated text, starting with ``prime`` (as :meth:`CharGenerator.generate` returns it).
+        known_words: the words of the training text (e.g. ``set(re.findall(WORD_PATTERN, text))``).
+        prime: the priming text; it is left out of every count.
+
+    Returns:
+        ``{"words": n, "known_word_fraction": f, "speaker_lines": k}``: ``n`` words generated
+        (:data:`WORD_PATTERN`), the fraction ``f`` of them that occur in the training text (nan if
+        ``n == 0``), and the number ``k`` of new speaker lines (:data:`SPEAKER_PATTERN`).
+    """
+    import re
+
+    if not isinstance(sample, str) or not isinstance(prime, str):
+        raise TypeError(f"sample and prime must be str, got {type(sample).__name__} and {type(prime).__name__}")
+    if not sample.startswith(prime):
+        raise ValueError(f"sample does not start with the prime {prime!r}")
+    generated = sample[len(prime):]
+    # a speaker line begins after a newline: the prime's last character tells whether the first one does
+    text = ("\n" if not prime or prime.endswith("\n") else "") + generated
+    words = re.findall(WORD_PATTERN, generated)
+    known = sum(word in known_words for word in words)
+    return {"words": len(words), "known_word_fraction": known / len(words) if words else float("nan"),
+            "speaker_lines": len(re.findall(SPEAKER_PATTERN, text, flags=re.M))}
