@@ -75,7 +75,7 @@ def test_load_text_file_url_downloads_and_caches(tmp_path):
     src.write_text("First Citizen:\nBefore we proceed any further, hear me speak.\n", encoding="utf-8")
     cache = tmp_path / "cache"
     corpus = load_text(src.as_uri(), cache_dir=cache)
-    cached = cache / "downloads" / "tiny.txt"
+    [cached] = (cache / "downloads").glob("tiny-*.txt")
     assert cached.is_file() and corpus.text.startswith("First Citizen:")
     src.unlink()  # the second load must come from the cache, not the source
     assert load_text(src.as_uri(), cache_dir=cache).text == corpus.text
@@ -93,3 +93,58 @@ def test_load_text_rejects_empty_or_binary(tmp_path, content, match):
 def test_load_text_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="No text file"):
         load_text(tmp_path / "nope.txt")
+
+
+def test_two_urls_with_the_same_file_name_do_not_share_the_cache(tmp_path):
+    sources = []
+    for folder, words in (("a", "From the first URL.\n"), ("b", "From the second URL.\n")):
+        src = tmp_path / folder / "input.txt"
+        src.parent.mkdir()
+        src.write_text(words, encoding="utf-8")
+        sources.append(src)
+    cache = tmp_path / "cache"
+    assert load_text(sources[0].as_uri(), cache_dir=cache).text == "From the first URL.\n"
+    assert load_text(sources[1].as_uri(), cache_dir=cache).text == "From the second URL.\n"
+
+
+def test_a_truncated_cached_download_is_fetched_again(tmp_path):
+    src = tmp_path / "src" / "tiny.txt"
+    src.parent.mkdir()
+    src.write_text("A whole line of text.\nAnd another.\n", encoding="utf-8")
+    cache = tmp_path / "cache"
+    load_text(src.as_uri(), cache_dir=cache)
+    [cached] = (cache / "downloads").glob("tiny-*.txt")
+    cached.write_bytes(cached.read_bytes()[:7])  # an interrupted download left half a file
+    assert load_text(src.as_uri(), cache_dir=cache).text == "A whole line of text.\nAnd another.\n"
+
+
+@pytest.mark.parametrize("damage", ["cut index row", "undecodable text", "offsets past the end"])
+def test_a_corrupt_corpus_cache_is_rebuilt(tmp_path, damage):
+    first = load_shakespeare(cache_dir=tmp_path)
+    index, text = tmp_path / "shakespeare_index.tsv", tmp_path / "shakespeare.txt"
+    if damage == "cut index row":
+        index.write_text(index.read_text()[:-30], encoding="utf-8")
+    elif damage == "undecodable text":
+        text.write_bytes(b"\xff\xfe" + text.read_bytes()[2:])
+    else:
+        index.write_text(index.read_text().replace("\t0\t", "\t0\t999999999", 1), encoding="utf-8")
+    again = load_shakespeare(cache_dir=tmp_path)
+    assert again.text == first.text and sha256(again.text) == corpus_mod.SHAKESPEARE_SHA256
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"\x00" * 64, "NUL bytes"),
+    (b"<!DOCTYPE html>\n<html><body>Not found</body></html>\n", "HTML page"),
+    (b"  <html lang='en'>\n", "HTML page"),
+])
+def test_input_that_is_not_text_is_refused(tmp_path, content, message):
+    path = tmp_path / "mine.txt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        load_text(path)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_text(tmp_path):
+    path = tmp_path / "mine.txt"
+    path.write_bytes("\ufeffTo be, or not to be.\n".encode("utf-8"))
+    assert load_text(path).text == "To be, or not to be.\n"

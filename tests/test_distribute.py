@@ -140,3 +140,30 @@ def test_active_clipping_differs_under_mirrored(two_device_run):
     # Pins the caveat in utils.distribute's docstring (Keras 3.15): if this fails, Keras now
     # clips after the all-reduce and the caveat can go.
     assert two_device_run["clip"]["max_weight_diff"] > CLIP_DIFFERS_ATOL
+
+
+def test_a_tpu_that_fails_to_initialise_is_an_error_not_a_cpu_run(monkeypatch):
+    from utils import distribute
+
+    class FoundResolver:  # a TPU is configured (e.g. TPU_NAME is set) ...
+        def __init__(self, tpu=None):
+            self.tpu = tpu
+
+    def broken(resolver):  # ... but its system cannot be initialised
+        raise tf.errors.UnavailableError(None, None, "socket closed")
+
+    monkeypatch.setattr(tf.distribute.cluster_resolver, "TPUClusterResolver", FoundResolver)
+    monkeypatch.setattr(tf.config, "experimental_connect_to_cluster", lambda resolver: None)
+    monkeypatch.setattr(tf.tpu.experimental, "initialize_tpu_system", broken)
+    with pytest.raises(RuntimeError, match="A TPU was found .* could not be set up: UnavailableError"):
+        distribute.choose_strategy()
+
+
+def test_no_tpu_configured_means_no_tpu(monkeypatch):
+    from utils import distribute
+
+    def none_here(tpu=None):
+        raise ValueError("Please provide a TPU Name to connect to.")
+
+    monkeypatch.setattr(tf.distribute.cluster_resolver, "TPUClusterResolver", none_here)
+    assert distribute._tpu_strategy() is None

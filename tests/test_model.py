@@ -281,3 +281,19 @@ def test_play_likeness_tells_a_play_from_noise(splits):
         {"words": 3, "known_word_fraction": 2 / 3, "speaker_lines": 1}
     with pytest.raises(ValueError, match="does not start with the prime"):
         play_likeness("abc", known, prime="x")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(top_k=True), "top_k must be an int"),
+    (dict(top_k=2.0), "top_k must be an int"),
+    (dict(seed=2**32), "seed must be an int in"),
+    (dict(seed=-1), "seed must be an int in"),
+    (dict(seed=1.5), "seed must be an int in"),
+    (dict(length=True), "length must be an int"),
+    (dict(temperature="hot"), "temperature must be a number"),
+    (dict(temperature=True), "temperature must be a number"),
+])
+def test_generator_rejects_confused_types_before_sampling(char_model, kwargs, message):
+    generator = CharGenerator(char_model(VOCAB.size), VOCAB)
+    with pytest.raises(ValueError, match=message):
+        generator.generate("ab", **{"length": 5, **kwargs})

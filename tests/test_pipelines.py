@@ -75,3 +75,15 @@ def test_stream_bad_arguments(kwargs, match):
 def test_ids_must_be_1d_integers():
     with pytest.raises(ValueError, match="1-D integer"):
         window_dataset(IDS.astype(float), 10, 4)
+
+
+@pytest.mark.parametrize("kwargs, message", [(dict(seq_len=8.0), "seq_len must be an int"),
+                                             (dict(seq_len=True), "seq_len must be an int"),
+                                             (dict(batch_size="4"), "batch_size must be an int")])
+def test_window_and_stream_datasets_reject_non_int_shapes(kwargs, message):
+    ids = np.arange(200, dtype=np.int32) % 7
+    args = {"seq_len": 8, "batch_size": 4, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        window_dataset(ids, args["seq_len"], args["batch_size"])
+    with pytest.raises(ValueError, match=message):
+        stream_dataset(ids, args["seq_len"], args["batch_size"])

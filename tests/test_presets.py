@@ -10,7 +10,7 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 from utils.notebook_code import notebook_parameters
-from utils.presets import NOTEBOOK_DEFAULTS, PRESETS, apply_preset
+from utils.presets import NOTEBOOK_DEFAULTS, PRESETS, apply_preset, explicit_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "Assignment_4.ipynb"
@@ -112,3 +112,42 @@ def test_papermill_injects_one_cell_in_the_assignment():
     # The notebook is only read. (Its parameters cell has no PRESET yet: papermill injects the
     # variable regardless, and it takes effect once the notebook calls apply_preset.)
     check_injection(NOTEBOOK)
+
+
+def test_explicit_parameters_win_over_the_preset(params):
+    mine = {**params, "UNITS": 256, "EPOCHS": 3}  # set explicitly, e.g. with papermill -p
+    result = apply_preset("colab-gpu", mine, defaults=params)
+    assert result["UNITS"] == 256 and result["EPOCHS"] == 3
+    assert result["DROPOUT"] == PRESETS["colab-gpu"]["params"]["DROPOUT"]
+    assert explicit_overrides("colab-gpu", mine, params) == {"UNITS": 256, "EPOCHS": 3}
+    assert explicit_overrides(None, mine, params) == {}
+    assert apply_preset("colab-gpu", mine)["UNITS"] == 512  # without defaults: the preset sets everything
+
+
+def test_explicit_parameters_win_through_papermill(tmp_path):
+    """Runs a small notebook with papermill's own executor: -p PRESET colab-gpu -p UNITS 256."""
+    import json
+
+    import papermill
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    path = tmp_path / "small.ipynb"
+    nb.cells = [
+        nbformat.v4.new_code_cell("PRESET = None\n" + "".join(f"{k} = {v!r}\n" for k, v in CPU_LAPTOP.items()),
+                                  metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            f"import json, sys\nsys.path.insert(0, {str(REPO)!r})\n"
+            "from utils.notebook_code import notebook_parameters\n"
+            "from utils.presets import apply_preset\n"
+            f"defaults = notebook_parameters({str(path)!r})\n"
+            "knobs = {k: v for k, v in globals().items() if k in defaults and k != 'PRESET'}\n"
+            "globals().update(apply_preset(PRESET, knobs, defaults=defaults))\n"
+            "print(json.dumps({'UNITS': UNITS, 'EPOCHS': EPOCHS, 'DROPOUT': DROPOUT}))"),
+    ]
+    nbformat.write(nb, path)
+    out = papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), kernel_name="python3",
+                                     parameters={"PRESET": "colab-gpu", "UNITS": 256}, progress_bar=False)
+    printed = json.loads(out.cells[-1].outputs[0]["text"])
+    gpu = PRESETS["colab-gpu"]["params"]
+    assert printed == {"UNITS": 256, "EPOCHS": gpu["EPOCHS"], "DROPOUT": gpu["DROPOUT"]}

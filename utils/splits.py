@@ -67,7 +67,8 @@ def split_by_documents(corpus: Corpus, valid: tuple[str, ...] = SHAKESPEARE_VALI
 def split_by_fraction(corpus: Corpus, valid_frac: float = 0.05, test_frac: float = 0.05) -> dict[str, Split]:
     """Split a (single-document) text into contiguous train / valid / test parts.
 
-    Used for a user's own text, which has no plays. Cuts fall on line boundaries;
+    Used for a user's own text, which has no plays. Cuts fall on line boundaries when one is near
+    (within 1,000 characters and 1 % of the text), else mid-line, so text with few line breaks splits;
     validation and test are the last ``valid_frac`` and ``test_frac`` of the text.
 
     Raises:
@@ -80,8 +81,10 @@ def split_by_fraction(corpus: Corpus, valid_frac: float = 0.05, test_frac: float
     n = len(text)
 
     def cut(pos: float) -> int:
+        """The first line boundary at or after ``pos``; inside a long line (text with few or no line
+        breaks) the position itself, so that every part gets its share."""
         i = text.find("\n", int(pos))
-        return n if i < 0 else i + 1
+        return int(pos) if i < 0 or i + 1 >= n or i - int(pos) > min(1000, n // 100) else i + 1
 
     a, b = cut(n * (1 - valid_frac - test_frac)), cut(n * (1 - test_frac))
     parts = {"train": text[:a], "valid": text[a:b], "test": text[b:]}

@@ -142,8 +142,15 @@ def read_history(run_dir: str | Path) -> pd.DataFrame:
     path = Path(run_dir) / HISTORY
     if not path.is_file() or path.stat().st_size == 0:
         return pd.DataFrame()
-    history = pd.read_csv(path)
-    history["epoch"] = history["epoch"].astype(int) + 1
+    try:
+        history = pd.read_csv(path)
+        missing = {"epoch", "val_bpc", "time_s"} - set(history.columns)
+        if missing or history[["epoch", "val_bpc", "time_s"]].isna().any().any():
+            raise ValueError(f"missing columns or values: {sorted(missing) or 'empty cells'}")
+        history["epoch"] = history["epoch"].astype(int) + 1
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise ValueError(f"{path} is damaged ({exc}); delete the run folder {path.parent} to train "
+                         f"this run again") from exc
     return history.drop_duplicates("epoch", keep="last").set_index("epoch")
 
 
@@ -184,7 +191,11 @@ def prepare_run_dir(run_dir: str | Path, params: dict) -> Path:
     path = run_dir / "params.json"
     params = json.loads(json.dumps(params))  # normalise tuples etc. to JSON types
     if path.is_file():
-        old = json.loads(path.read_text())
+        try:
+            old = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path} is damaged ({exc}); delete the run folder {run_dir} to train this run "
+                             f"again") from exc
         if old != params:
             diff = sorted(k for k in set(old) | set(params) if old.get(k) != params.get(k))
             raise ValueError(f"{run_dir} holds a run with other parameters (differs in {diff}); "
@@ -247,7 +258,12 @@ def finish_run(run_dir: str | Path, epochs: int):
     if not (run_dir / DONE).is_file():
         write_json(run_dir / DONE, {"epochs_run": len(history), "epochs_budget": epochs,
                                     "stopped_early": len(history) < epochs})
-    return keras.saving.load_model(run_dir / BEST), history
+    try:
+        best = keras.saving.load_model(run_dir / BEST)
+    except Exception as exc:  # Keras reports a damaged zip file as "File not found", among others
+        raise ValueError(f"{run_dir / BEST} exists but cannot be loaded ({type(exc).__name__}); it is "
+                         f"damaged: delete the run folder {run_dir} to train this run again") from exc
+    return best, history
 
 
 def fit_resumable(model: keras.Model, train_ds, valid_ds, run_dir: str | Path, *, epochs: int,
