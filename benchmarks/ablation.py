@@ -1,17 +1,19 @@
 """Depth x dropout ablation of the character LSTM at equal wall-clock training time.
 
-Run from the repository root (about an hour on 2 CPU cores with the defaults):
+Run from the repository root (about 80 minutes on 2 CPU cores with the defaults):
 
     .venv/bin/python benchmarks/ablation.py                      # writes benchmarks/results/ablation.csv
-    .venv/bin/python benchmarks/ablation.py --budget-s 60 --only default --out /tmp/quick.csv
+    .venv/bin/python benchmarks/ablation.py --budget-steps 200 --only default --out /tmp/quick.csv
 
 Model, compile step and defaults are the notebook's own (its ``shared-code`` cells and its
 parameters cell, through :mod:`utils.notebook_code`).
 
-Every configuration trains for the same *wall-clock* budget. First the seconds per training
+Every configuration trains for the same *wall-clock* budget. The budget is the time the
+notebook's default model needs for its own ``EPOCHS * STEPS_PER_EPOCH`` steps (``--budget-steps``),
+so the base budget is exactly the notebook's on any machine. First the seconds per training
 step of every configuration are measured together (the real model on real batches, three
-interleaved rounds, median), so all are measured under the same machine conditions; the
-number of steps that fits in the budget follows. Then each model is trained for exactly that
+interleaved rounds, median), so all are measured under the same machine conditions; a
+configuration gets ``budget_steps * default_step_s / its_step_s`` steps. Then each model is trained for exactly that
 many steps, with the notebook's cosine learning-rate schedule stretched over them. So a
 slower (deeper) model gets fewer updates, as it would in a fixed amount of time, and the
 results do not depend on how busy the machine is *while* training (only the measured
@@ -22,8 +24,9 @@ character, state carried: :func:`utils.evaluation.stream_log_probs`), validation
 The CSV has one row per run: the configuration, the steps and measured training time,
 training throughput, held-out bits per character, and - so that runs from different machines
 and days are not mixed up - the date, the CPU, the core count and the float32 ``tf.matmul``
-GEMM rate measured in the same run. The machine's speed drifts (shared VMs), so a budget in
-seconds buys a different number of steps on another day: compare rows of one file.
+GEMM rate measured in the same run. Because the budget is set by the default's step count and
+the step-time *ratios* of one run, the step counts hardly depend on how fast the machine is that
+day (the seconds do); still, compare rows of one file.
 """
 from __future__ import annotations
 
@@ -49,7 +52,7 @@ DEFAULT = {"layers": _NB["NUM_LAYERS"], "units": _NB["UNITS"], "dropout": _NB["D
            "skip": _NB["SKIP_CONNECTIONS"], "embedding_dim": _NB["EMBEDDING_DIM"], "batch": _NB["BATCH_SIZE"],
            "seq_len": _NB["SEQ_LEN"], "learning_rate": _NB["LEARNING_RATE"]}
 CLIPNORM = _NB["CLIPNORM"]
-FIELDS = ["date", "cpu", "cores", "gemm_gflops", "config", "budget_multiplier", "budget_s", *DEFAULT, "parameters",
+FIELDS = ["date", "cpu", "cores", "gemm_gflops", "config", "budget_multiplier", "budget_steps", "budget_s", *DEFAULT, "parameters",
           "probe_step_s", "steps", "train_time_s", "chars_per_s", "valid_bpc", "test_bpc"]
 
 #: ``(name, budget multiplier, overrides of DEFAULT)``, run in this order.
@@ -57,12 +60,11 @@ CONFIGS = [
     ("default", 1, {}),
     ("1 layer, no dropout", 1, {"layers": 1, "dropout": 0.0}),
     ("default, no dropout", 1, {"dropout": 0.0}),
+    ("1 layer", 1, {"layers": 1}),
     ("default, dropout 0.2", 1, {"dropout": 0.2}),
-    ("3 layers", 1, {"layers": 3}),
-    ("default, 40-char windows", 1, {"seq_len": 40}),
-    ("default, batch 256", 1, {"batch": 256}),
     ("default", 3, {}),
     ("1 layer, no dropout", 3, {"layers": 1, "dropout": 0.0}),
+    ("3 layers", 1, {"layers": 3}),
 ]
 
 
@@ -90,8 +92,9 @@ def parse_overrides(text: str) -> dict:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--budget-s", type=float, default=240.0,
-                        help="training seconds per run at multiplier 1 (the notebook's main budget)")
+    parser.add_argument("--budget-steps", type=int, default=_NB["EPOCHS"] * _NB["STEPS_PER_EPOCH"],
+                        help="base budget: the time the default model takes for this many steps "
+                             "(default: the notebook's EPOCHS * STEPS_PER_EPOCH)")
     parser.add_argument("--only", default="", help="comma-separated config names to run (default: all)")
     parser.add_argument("--max-multiplier", type=int, default=3, help="skip configs with a larger budget")
     parser.add_argument("--extra", action="append", default=[],
@@ -153,6 +156,17 @@ def main(argv=None) -> None:
             times.append((time.perf_counter() - t0) / len(batches))
     step_s = {key: statistics.median(times) for key, (_, _, times) in probes.items()}
     del probes
+    default_key = ("default", tuple(sorted(DEFAULT.items())))
+    if default_key not in step_s:  # --only without the default: probe it too, it sets the budget
+        model = notebook.compile_model(build(DEFAULT), DEFAULT["learning_rate"], 10**9, CLIPNORM)
+        batches = list(data(DEFAULT).take(args.probe_steps))
+        for x, y in batches[:3]:
+            model.train_on_batch(x, y)
+        t0 = time.perf_counter()
+        for x, y in batches:
+            model.train_on_batch(x, y)
+        step_s[default_key] = (time.perf_counter() - t0) / len(batches)
+    base_budget_s = args.budget_steps * step_s[default_key]
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -163,9 +177,9 @@ def main(argv=None) -> None:
             writer.writeheader()
         for name, mult, cfg in configs:
             # 2. train exactly the steps that fit in the budget, the notebook's schedule stretched over them
-            budget = args.budget_s * mult
+            budget = base_budget_s * mult
             probe_s = step_s[(name, tuple(sorted(cfg.items())))]
-            steps = max(1, int(budget / probe_s))
+            steps = max(1, round(budget / probe_s))
             model = notebook.compile_model(build(cfg), cfg["learning_rate"], steps, CLIPNORM)
             gemm = gemm_gflops()
             t0 = time.perf_counter()
@@ -174,7 +188,8 @@ def main(argv=None) -> None:
             scores = {split: summarize(*stream_log_probs(model, ids[split], batch_size=16, chunk_len=256))
                       for split in ("valid", "test")}
             row = {"date": datetime.date.today().isoformat(), "cpu": cpu_name(), "cores": os.cpu_count(),
-                   "gemm_gflops": round(gemm, 1), "config": name, "budget_multiplier": mult, "budget_s": budget,
+                   "gemm_gflops": round(gemm, 1), "config": name, "budget_multiplier": mult,
+                   "budget_steps": args.budget_steps * mult, "budget_s": round(budget, 1),
                    **{k: cfg[k] for k in DEFAULT}, "parameters": model.count_params(),
                    "probe_step_s": round(probe_s, 4), "steps": steps, "train_time_s": round(train_s, 1),
                    "chars_per_s": round(steps * cfg["batch"] * cfg["seq_len"] / train_s),

@@ -69,10 +69,19 @@ def test_load_text_from_path_normalises_newlines(tmp_path):
     assert corpus.text == "To be,\nor not\n"
 
 
-def test_load_text_file_url_downloads_and_caches(tmp_path):
-    src = tmp_path / "src" / "tiny.txt"
-    src.parent.mkdir()
-    src.write_text("First Citizen:\nBefore we proceed any further, hear me speak.\n", encoding="utf-8")
+@pytest.fixture
+def text_source(tmp_path):
+    """``make(text, folder="src", name="tiny.txt") -> Path``: a UTF-8 file to load through its file:// URL."""
+    def make(text, folder="src", name="tiny.txt"):
+        src = tmp_path / folder / name
+        src.parent.mkdir(parents=True, exist_ok=True)
+        src.write_text(text, encoding="utf-8")
+        return src
+    return make
+
+
+def test_load_text_file_url_downloads_and_caches(tmp_path, text_source):
+    src = text_source("First Citizen:\nBefore we proceed any further, hear me speak.\n")
     cache = tmp_path / "cache"
     corpus = load_text(src.as_uri(), cache_dir=cache)
     [cached] = (cache / "downloads").glob("tiny-*.txt")
@@ -95,22 +104,16 @@ def test_load_text_missing_file(tmp_path):
         load_text(tmp_path / "nope.txt")
 
 
-def test_two_urls_with_the_same_file_name_do_not_share_the_cache(tmp_path):
-    sources = []
-    for folder, words in (("a", "From the first URL.\n"), ("b", "From the second URL.\n")):
-        src = tmp_path / folder / "input.txt"
-        src.parent.mkdir()
-        src.write_text(words, encoding="utf-8")
-        sources.append(src)
+def test_two_urls_with_the_same_file_name_do_not_share_the_cache(tmp_path, text_source):
+    sources = [text_source("From the first URL.\n", "a", "input.txt"),
+               text_source("From the second URL.\n", "b", "input.txt")]
     cache = tmp_path / "cache"
     assert load_text(sources[0].as_uri(), cache_dir=cache).text == "From the first URL.\n"
     assert load_text(sources[1].as_uri(), cache_dir=cache).text == "From the second URL.\n"
 
 
-def test_a_truncated_cached_download_is_fetched_again(tmp_path):
-    src = tmp_path / "src" / "tiny.txt"
-    src.parent.mkdir()
-    src.write_text("A whole line of text.\nAnd another.\n", encoding="utf-8")
+def test_a_truncated_cached_download_is_fetched_again(tmp_path, text_source):
+    src = text_source("A whole line of text.\nAnd another.\n")
     cache = tmp_path / "cache"
     load_text(src.as_uri(), cache_dir=cache)
     [cached] = (cache / "downloads").glob("tiny-*.txt")

@@ -1,21 +1,15 @@
 """Tests for utils/lstm_numpy.py: the NumPy LSTM equals Keras, its gradients
-equal finite differences, and the inspection helpers give known answers."""
-
-import warnings
+equal finite differences."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from utils.lstm_numpy import (
     GATES,
-    correlate_cells,
-    gate_saturation,
     lstm_backward,
     lstm_forward,
     numerical_gradient,
     relative_error,
-    text_features,
 )
 
 
@@ -185,87 +179,3 @@ def test_bad_inputs_raise():
     _, _, cache = lstm_forward(x, kernel, recurrent, bias)
     with pytest.raises(ValueError, match="dh"):
         lstm_backward(np.zeros((2, 3, 4)), cache)
-
-
-# ---------------------------------------------------------------- inspection
-def test_gate_saturation():
-    gate = np.array([[0.05, 0.5, 0.95], [0.01, 0.95, 0.5], [0.5, 0.99, 0.92], [0.2, 0.5, 0.1]])
-    left, right = gate_saturation(gate)
-    np.testing.assert_allclose(left, [0.5, 0.0, 0.0])
-    np.testing.assert_allclose(right, [0.0, 0.5, 0.5])
-    left3, right3 = gate_saturation(gate.reshape(2, 2, 3))
-    np.testing.assert_allclose(left3, left)
-    np.testing.assert_allclose(right3, right)
-
-
-def test_text_features_known_text():
-    text = "ROMEO:\nHi, you\n"
-    df = text_features(text)
-    assert len(df) == len(text)
-    assert list(df["char"]) == list(text)
-    assert list(df["position_in_line"]) == [0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6, 7]
-    assert list(df["line_end_near"]) == [6, 5, 4, 3, 2, 1, 0, 7, 6, 5, 4, 3, 2, 1, 0]
-    assert list(df["after_newline"]) == [1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
-    assert list(df["in_speaker_name"]) == [1] * 6 + [0] * 9
-    assert list(df["is_space"]) == [0] * 10 + [1] + [0] * 4
-    assert list(df["is_newline"]) == [0] * 6 + [1] + [0] * 7 + [1]
-    assert list(df["is_vowel"]) == [0, 1, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0]
-    assert list(df["position_in_word"]) == [0, 1, 2, 3, 4, -1, -1, 0, 1, -1, -1, 0, 1, 2, -1]
-
-
-def test_text_features_speaker_lines():
-    text = "FIRST CITIZEN:\nSpeak: now.\nKing Lear:\nKING HENRY VI:\nAy."
-    df = text_features(text)
-    lines = text.split("\n")
-    starts = np.cumsum([0] + [len(line) + 1 for line in lines[:-1]])
-    expected = np.zeros(len(text), int)
-    for start, line in zip(starts, lines):
-        if line in ("FIRST CITIZEN:", "KING HENRY VI:"):
-            expected[start:start + len(line)] = 1
-    np.testing.assert_array_equal(df["in_speaker_name"], expected)
-    # unterminated last line "Ay.": the count reaches 0 on its last character
-    assert list(df["line_end_near"].iloc[-3:]) == [2, 1, 0]
-
-
-def test_correlate_cells_known_answer():
-    rng = np.random.default_rng(8)
-    feats = pd.DataFrame({
-        "a": rng.normal(size=50),
-        "b": rng.integers(0, 2, size=50),
-        "constant": np.ones(50),
-        "char": ["x"] * 50,                      # non-numeric: ignored
-    })
-    acts = rng.normal(size=(50, 6))
-    acts[:, 4] = 3 * feats["a"] + 1              # cell 4 == feature a  -> r = +1
-    acts[:, 2] = -feats["b"]                     # cell 2 == -feature b -> r = -1
-    acts[:, 5] = 0.7                             # constant cell -> r = 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")           # no NaN / divide warnings
-        table = correlate_cells(acts, feats, top=3)
-    assert list(table.columns) == ["feature", "cell", "r"]
-    assert set(table["feature"]) == {"a", "b"}   # constant feature dropped
-    assert not table["r"].isna().any()
-    a_rows = table[table["feature"] == "a"]
-    b_rows = table[table["feature"] == "b"]
-    assert len(a_rows) == len(b_rows) == 3
-    assert a_rows.iloc[0]["cell"] == 4 and a_rows.iloc[0]["r"] == pytest.approx(1.0)
-    assert b_rows.iloc[0]["cell"] == 2 and b_rows.iloc[0]["r"] == pytest.approx(-1.0)
-    assert (np.diff(np.abs(a_rows["r"].to_numpy())) <= 1e-12).all()
-    # the constant cell has r = 0 and therefore ranks last
-    full = correlate_cells(acts, feats, top=6)
-    row = full[(full["feature"] == "a") & (full["cell"] == 5)]
-    assert row["r"].item() == 0.0 and row.index[0] == full[full["feature"] == "a"].index[-1]
-
-
-def test_correlate_cells_on_lstm_cells_and_text():
-    text = "ROMEO:\nBut soft, what light.\nJULIET:\nAy me.\n"
-    feats = text_features(text)
-    rng = np.random.default_rng(9)
-    x = rng.normal(size=(1, len(text), 3))
-    _, kernel, recurrent, bias, _, _ = random_lstm(rng, 1, 1, 3, 4)
-    _, c, _ = lstm_forward(x, kernel, recurrent, bias)
-    table = correlate_cells(c[0], feats, top=2)
-    assert len(table) == 2 * (feats.shape[1] - 1)      # every numeric feature varies here
-    assert table["r"].between(-1, 1).all()
-    with pytest.raises(ValueError, match="rows"):
-        correlate_cells(c[0, :-1], feats)

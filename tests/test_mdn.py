@@ -94,7 +94,11 @@ def test_layer_and_model_shapes():
         mdn.MixtureDensityOutput(0)
     model = mdn.build_mdn_model(num_components=3, units=8)
     assert model.output_shape == (None, None, 19)
-    assert model.optimizer.clipnorm == 1.0
+    # one bound on the norm of all gradients together, not a bound per variable
+    assert model.optimizer.global_clipnorm == 1.0 and model.optimizer.clipnorm is None
+    for bad in (0, -1.0, True, "1"):
+        with pytest.raises(ValueError, match="clipnorm"):
+            mdn.build_mdn_model(num_components=1, units=4, clipnorm=bad)
     out = model(np.zeros((2, 7, 3), np.float32))
     assert tuple(out.shape) == (2, 7, 19)
 

@@ -51,9 +51,9 @@ def test_stream_rows_continue_across_batches():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(seq_len=0, batch_size=4), "seq_len must be >= 1"),
+    (dict(seq_len=0, batch_size=4), "seq_len must be an int >= 1"),
     (dict(seq_len=5000, batch_size=4), "seq_len=5000 is longer than the split"),
-    (dict(seq_len=10, batch_size=0), "batch_size must be >= 1"),
+    (dict(seq_len=10, batch_size=0), "batch_size must be an int >= 1"),
     (dict(seq_len=100, batch_size=11), "too short for one batch"),
 ])
 def test_window_bad_arguments(kwargs, match):
@@ -62,9 +62,9 @@ def test_window_bad_arguments(kwargs, match):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(seq_len=0, batch_size=4), "seq_len must be >= 1"),
+    (dict(seq_len=0, batch_size=4), "seq_len must be an int >= 1"),
     (dict(seq_len=2000, batch_size=4), "longer than the split"),
-    (dict(seq_len=10, batch_size=-1), "batch_size must be >= 1"),
+    (dict(seq_len=10, batch_size=-1), "batch_size must be an int >= 1"),
     (dict(seq_len=100, batch_size=11), "too short for one batch"),
 ])
 def test_stream_bad_arguments(kwargs, match):

@@ -129,6 +129,26 @@ def test_stateful_training_on_streams_with_stream_validation(tmp_path, char_mode
     assert best.get_layer("lstm_1").stateful
 
 
+def test_stream_validation_traces_once_not_every_epoch(tmp_path, make_model):
+    """The scorer's compiled step is traced in the first epoch only; later epochs reuse it, so no
+    retrace falls into the measured epoch time."""
+    from utils.training import StreamValidation
+
+    validation = StreamValidation(IDS[:500], batch_size=2, chunk_len=50)
+    counts, steps = [], []
+
+    class CountTraces(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            steps.append(validation.scorer._score)  # the same compiled function every epoch ...
+            counts.append(steps[-1].experimental_get_tracing_count())  # ... and no new traces of it
+
+    train, _ = datasets()
+    fit_resumable(make_model(), train, None, tmp_path, epochs=4, steps_per_epoch=5, print_fn=lambda s: None,
+                  validation_callback=validation, extra_callbacks=[CountTraces()])
+    assert len(counts) == 4 and counts[0] >= 1 and all(step is steps[0] for step in steps)
+    assert counts == [counts[0]] * 4, f"tracing counts per epoch {counts}: the scorer retraced"
+
+
 @pytest.mark.parametrize("clipnorm", [0, -1.0, True, "1", float("nan")])
 def test_compile_rejects_a_clipnorm_that_would_not_clip(char_model, notebook_code, clipnorm):
     with pytest.raises(ValueError, match="clipnorm must be a number > 0"):

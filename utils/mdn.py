@@ -26,6 +26,8 @@ import keras
 from scipy.stats import multivariate_normal
 from keras import ops
 
+from .checks import check_int
+
 #: Bounds on the raw log standard deviation: keeps the squared z-scores finite in
 #: float32 even for a near-degenerate component (sigma >= e^-10 ~ 4.5e-5 units).
 LOG_SIGMA_MIN, LOG_SIGMA_MAX = -10.0, 10.0
@@ -33,8 +35,7 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _check_components(num_components):
-    if not isinstance(num_components, (int, np.integer)) or isinstance(num_components, bool) or num_components < 1:
-        raise ValueError(f"num_components must be a positive int, got {num_components!r}")
+    check_int(num_components, "num_components")
 
 
 def _split_raw(raw):
@@ -156,8 +157,8 @@ def build_mdn_model(num_components: int = 20, units: int = 64, num_layers: int =
 
     Input ``(B, T, 3)`` offsets -> LSTM x ``num_layers`` (``units`` each) ->
     :class:`MixtureDensityOutput` ``(B, T, 1 + 6M)``. ``num_components=1`` is the
-    single-Gaussian baseline. Gradients are clipped by global norm through Adam's
-    ``clipnorm`` (Graves instead clips LSTM derivatives to [-10, 10] and output
+    single-Gaussian baseline. Gradients are clipped by their *global* norm (over all
+    variables together) through Adam's ``global_clipnorm``, as in the character model (Graves instead clips LSTM derivatives to [-10, 10] and output
     derivatives to [-100, 100]).
 
     Args:
@@ -168,7 +169,7 @@ def build_mdn_model(num_components: int = 20, units: int = 64, num_layers: int =
         decay_steps: if given (int >= 1), the rate follows a cosine decay to 0 over
             that many optimizer steps (set it to the total number of training steps),
             which removes most of the end-of-training noise in the validation NLL.
-        clipnorm: gradient norm bound (> 0).
+        clipnorm: bound on the global gradient norm (a number > 0).
         seed: weight-initialisation seed.
 
     Returns:
@@ -178,15 +179,14 @@ def build_mdn_model(num_components: int = 20, units: int = 64, num_layers: int =
         ValueError: a non-positive size, learning rate, decay_steps or clipnorm.
     """
     _check_components(num_components)
-    for name, value in (("units", units), ("num_layers", num_layers)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    check_int(units, "units")
+    check_int(num_layers, "num_layers")
     if learning_rate <= 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
-    if decay_steps is not None and (not isinstance(decay_steps, (int, np.integer)) or decay_steps < 1):
-        raise ValueError(f"decay_steps must be a positive int or None, got {decay_steps!r}")
-    if clipnorm <= 0:
-        raise ValueError(f"clipnorm must be > 0, got {clipnorm}")
+    if decay_steps is not None:
+        check_int(decay_steps, "decay_steps", or_none=True)
+    if isinstance(clipnorm, bool) or not isinstance(clipnorm, (int, float, np.floating)) or not clipnorm > 0:
+        raise ValueError(f"clipnorm must be a number > 0, got {clipnorm!r}")
     keras.utils.set_random_seed(seed)
     x = inputs = keras.Input((None, 3), name="offsets")
     for i in range(num_layers):
@@ -195,7 +195,7 @@ def build_mdn_model(num_components: int = 20, units: int = 64, num_layers: int =
     model = keras.Model(inputs, outputs, name=f"mdn_m{num_components}")
     rate = learning_rate if decay_steps is None else keras.optimizers.schedules.CosineDecay(
         learning_rate, int(decay_steps))
-    model.compile(optimizer=keras.optimizers.Adam(rate, clipnorm=clipnorm), loss=mdn_nll)
+    model.compile(optimizer=keras.optimizers.Adam(rate, global_clipnorm=clipnorm), loss=mdn_nll)
     return model
 
 
@@ -324,9 +324,8 @@ def sample_mdn(model, n_steps: int, bias: float = 0.0, seed: int = 0, prime=None
     Raises:
         ValueError: bad ``n_steps``, ``num_samples``, ``bias`` or ``prime`` shape.
     """
-    for name, value in (("n_steps", n_steps), ("num_samples", num_samples)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    check_int(n_steps, "n_steps")
+    check_int(num_samples, "num_samples")
     if bias < 0:
         raise ValueError(f"bias must be >= 0, got {bias}")
     feed = START_ROW[None]

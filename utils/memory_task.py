@@ -29,6 +29,8 @@ import time
 import numpy as np
 import pandas as pd
 
+from .checks import check_int
+
 __all__ = [
     "make_memory_task",
     "memory_vocab_size",
@@ -80,8 +82,7 @@ def make_memory_task(n_samples: int, length: int, n_symbols: int = 4, seed: int 
     """
     for name, value, minimum in (("n_samples", n_samples, 1), ("length", length, 1),
                                  ("n_symbols", n_symbols, 2), ("n_noise", n_noise, 1)):
-        if int(value) != value or value < minimum:
-            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        check_int(value, name, minimum)
     rng = np.random.default_rng(seed)
     y = rng.integers(0, n_symbols, size=n_samples).astype(np.int32)
     x = rng.integers(n_symbols, n_symbols + n_noise, size=(n_samples, length)).astype(np.int32)

@@ -23,6 +23,8 @@ import math
 import keras
 from keras import layers
 
+from .checks import check_int
+
 
 def lstm_layers(model: keras.Model) -> list:
     """The ``keras.layers.LSTM`` layers of ``model``, in graph order."""
@@ -91,8 +93,7 @@ def stateful_model(model: keras.Model, batch_size: int) -> keras.Model:
         batch_size: the fixed number of streams per batch (>= 1).
     """
     _check_model(model)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    batch_size = check_int(batch_size, "batch_size")
     ids = keras.Input(batch_shape=(batch_size, None), dtype="int32", name="ids")
     return keras.models.clone_model(model, input_tensors=ids,
                                     clone_function=lambda layer: _clone_layer(layer, stateful=True))
@@ -106,8 +107,7 @@ def unrolled_model(model: keras.Model, seq_len: int) -> keras.Model:
     exactly ``(B, seq_len)`` and is not cuDNN-compatible, so the notebook keeps the plain model.
     """
     _check_model(model)
-    if not isinstance(seq_len, int) or seq_len < 1:
-        raise ValueError(f"seq_len must be an int >= 1, got {seq_len!r}")
+    seq_len = check_int(seq_len, "seq_len")
     ids = keras.Input(shape=(seq_len,), dtype="int32", name="ids")
     view = keras.models.clone_model(model, input_tensors=ids,
                                     clone_function=lambda layer: _clone_layer(layer, unroll=True))

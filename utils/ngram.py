@@ -64,6 +64,8 @@ import time
 import numpy as np
 import pandas as pd
 
+from .checks import check_int
+
 __all__ = ["KneserNeyLM", "select_order"]
 
 _INT64_MAX = int(np.iinfo(np.int64).max)
@@ -73,15 +75,6 @@ _FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
 # Discounts are kept >= this so that every seen context passes some mass down
 # and every id keeps a probability > 0.
 _MIN_DISCOUNT = 1e-3
-
-
-def _check_int(value, name: str, minimum: int) -> int:
-    """Validate a Python/NumPy integer argument >= minimum; return it as int."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def _check_ids(ids, vocab_size: int, name: str = "ids", allow_empty: bool = False) -> np.ndarray:
@@ -185,8 +178,8 @@ class KneserNeyLM:
         Raises TypeError for non-int arguments, ValueError for order < 1,
         vocab_size < 1, or vocab_size**order too large for int64 n-gram keys.
         """
-        self.order = _check_int(order, "order", 1)
-        self.vocab_size = _check_int(vocab_size, "vocab_size", 1)
+        self.order = check_int(order, "order", 1)
+        self.vocab_size = check_int(vocab_size, "vocab_size", 1)
         if self.vocab_size ** self.order - 1 > _INT64_MAX:  # largest key is V**N - 1
             raise ValueError(
                 f"vocab_size**order = {self.vocab_size}**{self.order} does not fit the int64 "
@@ -383,7 +376,7 @@ class KneserNeyLM:
         """
         self._check_fitted()
         ids = _check_ids(ids, self.vocab_size)
-        chunk_size = _check_int(chunk_size, "chunk_size", 1)
+        chunk_size = check_int(chunk_size, "chunk_size", 1)
         V, N, T = self.vocab_size, self.order, ids.size
         logp = np.empty(T - 1, dtype=np.float64)
         best = np.empty(T - 1, dtype=np.int64)

@@ -20,18 +20,14 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from .checks import check_int
+
 
 def _check_args(ids: np.ndarray, seq_len: int, batch_size: int) -> np.ndarray:
     ids = np.asarray(ids)
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
         raise ValueError(f"ids must be a 1-D integer array, got shape {ids.shape} and dtype {ids.dtype}")
-    for arg, value in (("seq_len", seq_len), ("batch_size", batch_size)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-            raise ValueError(f"{arg} must be an int, got {value!r} ({type(value).__name__})")
-    if int(seq_len) < 1:
-        raise ValueError(f"seq_len must be >= 1, got {seq_len}")
-    if int(batch_size) < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    seq_len, batch_size = check_int(seq_len, "seq_len"), check_int(batch_size, "batch_size")
     if seq_len > len(ids) - 1:
         raise ValueError(f"seq_len={seq_len} is longer than the split allows: at most "
                          f"{len(ids) - 1} (a window needs seq_len + 1 = {seq_len + 1} characters, "

@@ -169,7 +169,7 @@ def plot_gate_saturation(fractions: dict[str, tuple[np.ndarray, np.ndarray]], ax
 
     Args:
         fractions: ``{gate name: (frac_left (H,), frac_right (H,))}``
-            (see :func:`utils.lstm_numpy.gate_saturation`).
+            (see :func:`utils.interpretation.gate_saturation`).
     """
     ax = _axes(ax)
     for name, (left, right) in fractions.items():

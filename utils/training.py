@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics  # noqa: F401  (registers BitsPerCharacter, so best.keras loads)
+from .checks import check_int
 
 HISTORY = "history.csv"
 BEST = "best.keras"
@@ -156,7 +157,7 @@ def read_history(run_dir: str | Path) -> pd.DataFrame:
 
 #: The modules whose code decides what a training run computes (part of the run-folder key).
 RUN_CODE = ("model.py", "metrics.py", "training.py", "pipelines.py", "vocab.py", "corpus.py", "splits.py",
-            "evaluation.py")
+            "evaluation.py", "checks.py")
 
 
 def code_fingerprint() -> str:
@@ -224,9 +225,7 @@ def run_callbacks(run_dir: str | Path, *, epochs: int, patience: int = 3, extra_
     then ``extra_callbacks`` (e.g. :class:`SampleEveryEpoch`). A partial run's history and
     best validation bpc are picked up, so the checkpoint only improves.
     """
-    for arg, value in (("epochs", epochs), ("patience", patience)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{arg} must be an int >= 1, got {value!r}")
+    epochs, patience = check_int(epochs, "epochs"), check_int(patience, "patience")
     run_dir = Path(run_dir)
     previous = read_history(run_dir)
     best_so_far = float(previous["val_bpc"].min()) if len(previous) else None
@@ -286,8 +285,7 @@ def fit_resumable(model: keras.Model, train_ds, valid_ds, run_dir: str | Path, *
         DataFrame (see :func:`read_history`) and ``"trained"``, ``"resumed"`` or
         ``"already complete"``.
     """
-    if not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
-        raise ValueError(f"steps_per_epoch must be an int >= 1, got {steps_per_epoch!r}")
+    check_int(steps_per_epoch, "steps_per_epoch")
     status = {"complete": "already complete", "partial": "resumed", "new": "trained"}[run_status(run_dir)]
     if status != "already complete":
         callbacks = run_callbacks(run_dir, epochs=epochs, patience=patience, extra_callbacks=extra_callbacks,
