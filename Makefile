@@ -2,6 +2,8 @@
 #   make run    - create .venv, install everything, run Assignment_4.ipynb headlessly
 #                 into runs/Assignment_4.out.ipynb (the committed notebook is not touched)
 #   make test   - create .venv, install everything, run the unit tests and nbval on the notebook
+#   make student - write Assignment_4_student.ipynb: solutions replaced by stubs, answer keys blanked,
+#                 outputs cleared (tools/make_student.py; the generated file is not committed)
 # Maintainers: `make regenerate` re-executes the committed notebook in place (its outputs are the
 # reference nbval compares against).
 PYTHON ?= python3
@@ -13,7 +15,7 @@ PARAMS ?=
 # What a working environment must be able to import (a stamp file alone does not prove it).
 IMPORT_CHECK := import tensorflow, keras, numpy, pandas, matplotlib, scipy, nbformat, nbval, papermill, pytest
 
-.PHONY: setup check-python check-venv run test regenerate clean
+.PHONY: setup check-python check-venv run test regenerate student clean
 
 setup: check-python check-venv
 	@$(MAKE) --no-print-directory $(VENV)/.installed PYTHON="$(PYTHON)" VENV="$(VENV)"
@@ -53,6 +55,9 @@ test: setup
 
 regenerate: setup
 	ASSIGNMENT4_RUNS_DIR=$$(mktemp -d) $(BIN)/jupyter execute --inplace --timeout=1200 $(NB)
+
+student: setup
+	$(BIN)/python tools/make_student.py $(NB) Assignment_4_student.ipynb
 
 clean:
 	rm -rf $(VENV) runs data/shakespeare* data/downloads

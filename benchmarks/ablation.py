@@ -11,7 +11,7 @@ parameters cell, through :mod:`utils.notebook_code`).
 Every configuration trains for the same *wall-clock* budget. The budget is the time the
 notebook's default model needs for its own ``EPOCHS * STEPS_PER_EPOCH`` steps (``--budget-steps``),
 so the base budget is exactly the notebook's on any machine. First the seconds per training
-step of every configuration are measured together (the real model on real batches, three
+step of every configuration are measured together (the real model on real batches, many short
 interleaved rounds, median), so all are measured under the same machine conditions; a
 configuration gets ``budget_steps * default_step_s / its_step_s`` steps. Then each model is trained for exactly that
 many steps, with the notebook's cosine learning-rate schedule stretched over them. So a
@@ -61,9 +61,9 @@ CONFIGS = [
     ("1 layer, no dropout", 1, {"layers": 1, "dropout": 0.0}),
     ("default, no dropout", 1, {"dropout": 0.0}),
     ("1 layer", 1, {"layers": 1}),
-    ("default, dropout 0.2", 1, {"dropout": 0.2}),
     ("default", 3, {}),
     ("1 layer, no dropout", 3, {"layers": 1, "dropout": 0.0}),
+    ("default, dropout 0.2", 1, {"dropout": 0.2}),
     ("3 layers", 1, {"layers": 3}),
 ]
 
@@ -97,11 +97,15 @@ def main(argv=None) -> None:
                              "(default: the notebook's EPOCHS * STEPS_PER_EPOCH)")
     parser.add_argument("--only", default="", help="comma-separated config names to run (default: all)")
     parser.add_argument("--max-multiplier", type=int, default=3, help="skip configs with a larger budget")
+    parser.add_argument("--multipliers", default="", help="comma-separated budget multipliers to run (default: all)")
     parser.add_argument("--extra", action="append", default=[],
                         help="an extra config 'name:multiplier:key=value,...' (repeatable)")
     parser.add_argument("--out", default="benchmarks/results/ablation.csv")
     parser.add_argument("--seed", type=int, default=_NB["SEED"])
-    parser.add_argument("--probe-steps", type=int, default=8, help="steps per timing round (3 rounds)")
+    parser.add_argument("--probe-steps", type=int, default=4, help="steps per timing round")
+    parser.add_argument("--probe-rounds", type=int, default=15,
+                        help="interleaved timing rounds (median): many short rounds, so that a burst of other "
+                             "work on the machine cannot skew one configuration's step time")
     args = parser.parse_args(argv)
 
     environment.configure(seed=args.seed)
@@ -128,6 +132,8 @@ def main(argv=None) -> None:
         wanted = set(args.only.split(","))
         configs = [c for c in configs if c[0] in wanted]
     configs = [c for c in configs if c[1] <= args.max_multiplier]
+    if args.multipliers:
+        configs = [c for c in configs if str(c[1]) in args.multipliers.split(",")]
 
     def build(cfg):
         keras.utils.set_random_seed(args.seed)
@@ -148,7 +154,7 @@ def main(argv=None) -> None:
             probes[key] = (model, list(data(cfg).take(args.probe_steps)), [])
             for x, y in probes[key][1][:3]:
                 model.train_on_batch(x, y)  # build and trace outside the timing
-    for _ in range(3):
+    for _ in range(args.probe_rounds):
         for model, batches, times in probes.values():
             t0 = time.perf_counter()
             for x, y in batches:

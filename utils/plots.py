@@ -37,6 +37,9 @@ def plot_char_frequencies(counts: pd.Series, ax=None, top: int | None = None, ti
     positions = np.arange(len(share))
     ax.bar(positions, share.to_numpy(), color="tab:blue")
     ax.set_xticks(positions, share.index, fontsize=7)
+    for tick in ax.get_xticklabels():
+        if len(tick.get_text()) > 1:            # e.g. "[UNK]": vertical, so it fits the width of one bar
+            tick.set_rotation(90)
     ax.set_xlim(-0.7, len(share) - 0.3)
     ax.set_yscale("log")
     ax.set_xlabel("character (⏎ = newline, ␣ = space)")
@@ -123,7 +126,7 @@ def plot_memory_accuracy(table: pd.DataFrame, chance: float, ax=None, title: str
     ax.set_xticks(sorted(table["length"].unique()), [str(t) for t in sorted(table["length"].unique())])
     ax.set_ylim(0, 1.05)
     return _label(ax, "distance T to the symbol to remember (time steps, log scale)",
-                  "held-out accuracy",
+                  "held-out accuracy (fraction correct)",
                   title or "Remembering a symbol across T steps")
 
 
@@ -133,7 +136,7 @@ def plot_gradient_norms(norms: dict[str, np.ndarray], ax=None, title: str | None
     for name, values in norms.items():
         ax.semilogy(np.arange(len(values)), values, label=name)
     return _label(ax, "input time step t (the symbol to remember is at t = 0)",
-                  "gradient norm (log scale)",
+                  "gradient norm ‖∂loss/∂x_t‖\n(nats per input unit, log scale)",
                   title or "How much gradient reaches each input step")
 
 
@@ -156,6 +159,7 @@ def plot_cell_heatmap(values: np.ndarray, text: str, cells, ax=None, width: int 
         for col, ch in enumerate(shown):
             ax.text(col, row, {"\n": "⏎", " ": "␣"}.get(ch, ch), ha="center", va="center", fontsize=7)
     ax.set_yticks(range(len(cells)), [f"cell {c}" for c in cells])
+    ax.set_ylabel("memory cell (index)")
     ax.set_xticks([])
     ax.set_xlabel("characters of a held-out passage (colour: cell activation, blue -1 … red +1)")
     ax.set_title(title or "Memory cells reading held-out text")
@@ -163,23 +167,31 @@ def plot_cell_heatmap(values: np.ndarray, text: str, cells, ax=None, width: int 
     return ax
 
 
+GATE_COLORS = {"input": "C0", "forget": "C1", "output": "C2"}
+
+
 def plot_gate_saturation(fractions: dict[str, tuple[np.ndarray, np.ndarray]], ax=None,
                          title: str | None = None):
     """Per unit: fraction of time left-saturated (x) vs right-saturated (y), one colour per gate.
+
+    Pass one gate per Axes (``{name: fractions[name]}``) to keep the gates apart: drawn
+    on one Axes their clouds hide each other. A gate keeps its colour
+    (:data:`GATE_COLORS`) in every panel; the legend is drawn only for several gates.
 
     Args:
         fractions: ``{gate name: (frac_left (H,), frac_right (H,))}``
             (see :func:`utils.interpretation.gate_saturation`).
     """
     ax = _axes(ax)
-    for name, (left, right) in fractions.items():
-        ax.scatter(left, right, s=10, alpha=0.6, label=name)
+    for i, (name, (left, right)) in enumerate(fractions.items()):
+        ax.scatter(left, right, s=10, alpha=0.6, label=name, color=GATE_COLORS.get(name, f"C{i + 3}"))
     ax.plot([0, 1], [1, 0], ls=":", color="gray")
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.02)
-    return _label(ax, "fraction of time left-saturated (gate < 0.1)",
-                  "fraction of time right-saturated (gate > 0.9)",
-                  title or "Gate saturation per unit")
+    ax.set_aspect("equal", adjustable="box")
+    return _label(ax, "fraction of time steps\nleft-saturated (gate < 0.1)",
+                  "fraction of time steps\nright-saturated (gate > 0.9)",
+                  title or "Gate saturation per unit", legend=len(fractions) > 1)
 
 
 def plot_pen_strokes(points: np.ndarray, pen_up: np.ndarray, ax=None, title: str | None = None,
@@ -210,8 +222,61 @@ def plot_pen_strokes(points: np.ndarray, pen_up: np.ndarray, ax=None, title: str
     return _label(ax, "x (dataset units)", "y (dataset units)", title or "Pen strokes", legend=label is not None)
 
 
+def shared_log_norm(densities, decades: float = 6.0):
+    """One logarithmic colour scale for several density grids, so that panels compare by brightness.
+
+    Args:
+        densities: iterable of non-negative arrays.
+        decades: orders of magnitude shown below the largest value of them all.
+
+    Returns:
+        a ``LogNorm`` from ``vmax * 10**-decades`` to ``vmax``, ``vmax`` the maximum over all grids.
+    """
+    from matplotlib.colors import LogNorm
+
+    vmax = max(max(float(np.max(d)) for d in densities), 1e-12)
+    return LogNorm(vmin=max(vmax * 10.0 ** -decades, 1e-12), vmax=vmax)
+
+
+def share_limits(axes, equal_aspect: bool = True):
+    """Give every Axes one x range and one y range: the union of their current ranges.
+
+    Panels of pen trajectories compare by size and position only on one range. With
+    ``equal_aspect`` the figure is laid out once, the common range is widened in one direction
+    to the shape of the panels (1 unit in x = 1 unit in y) and the aspect is then fixed, so every
+    panel keeps filling its grid cell however tall or wide each panel's own data are. Call it
+    last, after everything that changes the layout (titles, ``label_outer``).
+
+    Args:
+        axes: an Axes or an array of them (of the same size, e.g. one ``plt.subplots`` grid), drawn on.
+
+    Returns:
+        ``axes``.
+    """
+    flat = list(np.ravel(axes))
+    x0, x1 = min(min(ax.get_xlim()) for ax in flat), max(max(ax.get_xlim()) for ax in flat)
+    y0, y1 = min(min(ax.get_ylim()) for ax in flat), max(max(ax.get_ylim()) for ax in flat)
+    if equal_aspect:
+        fig = flat[0].figure
+        for ax in flat:
+            ax.set_aspect("auto")
+            ax.set(xlim=(x0, x1), ylim=(y0, y1))
+        fig.draw_without_rendering()                    # lays the panels out at their full size
+        box = flat[0].get_position()
+        width_in, height_in = box.width * fig.get_figwidth(), box.height * fig.get_figheight()
+        per_inch = max((x1 - x0) / width_in, (y1 - y0) / height_in)
+        xc, yc = (x0 + x1) / 2, (y0 + y1) / 2
+        x0, x1 = xc - per_inch * width_in / 2, xc + per_inch * width_in / 2
+        y0, y1 = yc - per_inch * height_in / 2, yc + per_inch * height_in / 2
+    for ax in flat:
+        ax.set(xlim=(x0, x1), ylim=(y0, y1))
+        if equal_aspect:
+            ax.set_aspect("equal", adjustable="box")
+    return axes
+
+
 def plot_density_map(density: np.ndarray, xs: np.ndarray, ys: np.ndarray, points: np.ndarray | None = None,
-                     ax=None, title: str | None = None):
+                     ax=None, title: str | None = None, norm=None, colorbar: bool = True):
     """Heat map of a predicted next-position density (Graves 2013, Fig. 10 style), log colour scale.
 
     Args:
@@ -219,16 +284,19 @@ def plot_density_map(density: np.ndarray, xs: np.ndarray, ys: np.ndarray, points
             :func:`utils.mdn.next_position_density`), per unit^2.
         xs, ys: grid coordinates, dataset units.
         points: optional ``(T, 2)`` trajectory drawn on top.
+        norm: the colour scale; panels that are compared must share one (see :func:`shared_log_norm`).
+            Default: this grid's own, six decades below its maximum.
+        colorbar: draw a colour bar beside this Axes (turn it off and draw one for all the panels that
+            share ``norm``).
     """
-    from matplotlib.colors import LogNorm
-
     ax = _axes(ax)
-    floor = max(float(density.max()) * 1e-6, 1e-12)
-    image = ax.imshow(np.maximum(density, floor), origin="lower", cmap="magma", aspect="equal",
-                      extent=(xs[0], xs[-1], ys[0], ys[-1]), norm=LogNorm(vmin=floor, vmax=float(density.max())))
+    norm = norm if norm is not None else shared_log_norm([density])
+    image = ax.imshow(np.maximum(density, norm.vmin), origin="lower", cmap="magma", aspect="equal",
+                      extent=(xs[0], xs[-1], ys[0], ys[-1]), norm=norm)
     if points is not None:
         ax.plot(np.asarray(points)[:, 0], np.asarray(points)[:, 1], "-", lw=0.4, alpha=0.6, color="cyan",
                 label="actual pen path")
-    plt.colorbar(image, ax=ax, fraction=0.025, pad=0.01, label="summed density (per unit², log scale)")
+    if colorbar:
+        plt.colorbar(image, ax=ax, fraction=0.025, pad=0.01, label="summed density (per unit², log scale)")
     return _label(ax, "x (dataset units)", "y (dataset units)", title or "Predicted density of the next pen position",
                   legend=points is not None)
