@@ -147,7 +147,8 @@ def main(argv=None) -> None:
     # 1. Seconds per training step of every configuration, measured together (interleaved rounds,
     #    median), so that all budgets are converted to steps under the same machine conditions.
     probes = {}
-    for name, _, cfg in configs:
+    # the default is always probed: its step time sets the budget, even when --only leaves it out
+    for name, _, cfg in [("default", 1, DEFAULT), *configs]:
         key = (name, tuple(sorted(cfg.items())))
         if key not in probes:
             model = notebook.compile_model(build(cfg), cfg["learning_rate"], 10**9, CLIPNORM)
@@ -163,15 +164,6 @@ def main(argv=None) -> None:
     step_s = {key: statistics.median(times) for key, (_, _, times) in probes.items()}
     del probes
     default_key = ("default", tuple(sorted(DEFAULT.items())))
-    if default_key not in step_s:  # --only without the default: probe it too, it sets the budget
-        model = notebook.compile_model(build(DEFAULT), DEFAULT["learning_rate"], 10**9, CLIPNORM)
-        batches = list(data(DEFAULT).take(args.probe_steps))
-        for x, y in batches[:3]:
-            model.train_on_batch(x, y)
-        t0 = time.perf_counter()
-        for x, y in batches:
-            model.train_on_batch(x, y)
-        step_s[default_key] = (time.perf_counter() - t0) / len(batches)
     base_budget_s = args.budget_steps * step_s[default_key]
 
     out = Path(args.out)
