@@ -4,6 +4,7 @@ Run from the repository root (about 80 minutes on 2 CPU cores with the defaults)
 
     .venv/bin/python benchmarks/ablation.py                      # writes benchmarks/results/ablation.csv
     .venv/bin/python benchmarks/ablation.py --budget-steps 200 --only default --out /tmp/quick.csv
+    .venv/bin/python benchmarks/ablation.py --only "1 layer, no dropout" --multipliers 3   # one row
 
 Model, compile step and defaults are the notebook's own (its ``shared-code`` cells and its
 parameters cell, through :mod:`utils.notebook_code`).
@@ -90,12 +91,30 @@ def parse_overrides(text: str) -> dict:
     return out
 
 
+def select_configs(configs, only=(), max_multiplier: int = 3, multipliers=()) -> list:
+    """The ``(name, multiplier, settings)`` entries of ``configs`` to run, in their order.
+
+    Args:
+        only: exact config names to keep (empty: all); an unknown name is a ValueError listing the known ones.
+        max_multiplier: drop entries with a larger budget multiplier.
+        multipliers: budget multipliers to keep (empty: all).
+    """
+    known = {name for name, _, _ in configs}
+    unknown = sorted(set(only) - known)
+    if unknown:
+        raise ValueError(f"unknown config name(s) {unknown}; choose from {sorted(known)}")
+    return [c for c in configs if (not only or c[0] in only) and c[1] <= max_multiplier
+            and (not multipliers or c[1] in multipliers)]
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget-steps", type=int, default=_NB["EPOCHS"] * _NB["STEPS_PER_EPOCH"],
                         help="base budget: the time the default model takes for this many steps "
                              "(default: the notebook's EPOCHS * STEPS_PER_EPOCH)")
-    parser.add_argument("--only", default="", help="comma-separated config names to run (default: all)")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="a config name to run, exactly as in CONFIGS (repeatable; default: all); names may "
+                             "contain commas, e.g. --only '1 layer, no dropout'")
     parser.add_argument("--max-multiplier", type=int, default=3, help="skip configs with a larger budget")
     parser.add_argument("--multipliers", default="", help="comma-separated budget multipliers to run (default: all)")
     parser.add_argument("--extra", action="append", default=[],
@@ -128,12 +147,11 @@ def main(argv=None) -> None:
     for spec in args.extra:
         name, mult, over = spec.split(":", 2)
         configs.append((name, int(mult), {**DEFAULT, **parse_overrides(over)}))
-    if args.only:
-        wanted = set(args.only.split(","))
-        configs = [c for c in configs if c[0] in wanted]
-    configs = [c for c in configs if c[1] <= args.max_multiplier]
-    if args.multipliers:
-        configs = [c for c in configs if str(c[1]) in args.multipliers.split(",")]
+    try:
+        configs = select_configs(configs, args.only, args.max_multiplier,
+                                 [int(m) for m in filter(None, args.multipliers.split(","))])
+    except ValueError as err:
+        parser.error(str(err))
 
     def build(cfg):
         keras.utils.set_random_seed(args.seed)

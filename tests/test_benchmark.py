@@ -47,3 +47,22 @@ def test_both_samplers_trace_once_so_timing_excludes_tracing(char_model):
     assert gen._sample.experimental_get_tracing_count() == 1
     with pytest.raises(ValueError, match="window must be an int >= 1"):
         WindowedGenerator(model, VOCAB, window=0)
+
+
+def test_ablation_selects_configs_by_exact_name_and_budget():
+    """Names with commas can be selected (``--only`` is repeatable, not comma-split); unknown names are refused."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "ablation", Path(__file__).resolve().parents[1] / "benchmarks" / "ablation.py")
+    ablation = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ablation)
+    configs = [("default", 1, {}), ("1 layer, no dropout", 1, {"layers": 1}), ("default", 3, {}),
+               ("1 layer, no dropout", 3, {"layers": 1})]
+    picked = ablation.select_configs(configs, only=["1 layer, no dropout"], multipliers=[3])
+    assert picked == [("1 layer, no dropout", 3, {"layers": 1})]
+    assert ablation.select_configs(configs, max_multiplier=1) == configs[:2]
+    assert ablation.select_configs(configs) == configs
+    with pytest.raises(ValueError, match=r"unknown config name\(s\) \['1 layer'\]"):
+        ablation.select_configs(configs, only=["1 layer"])

@@ -85,6 +85,29 @@ def test_one_step_generator_matches_full_model(small_model):
         np.testing.assert_allclose(gen.next_distribution(prefix, step_by_step=True), full, atol=1e-5)
 
 
+def test_read_carries_state_between_calls(small_model):
+    """Reading a prime, then one drawn character per call, equals the full model on the whole text."""
+    gen = CharGenerator(small_model, VOCAB)
+    text = "abc de\nAB:ij"
+    probs, states = gen.read(text[:4])
+    assert len(states) == 4 and all(tuple(s.shape) == (1, 16) for s in states)  # (h, c) of two layers
+    for i, char in enumerate(text[4:], start=5):
+        full = tf.nn.softmax(small_model(VOCAB.encode(text[:i - 1])[None], training=False)[0, -1]).numpy()
+        np.testing.assert_allclose(probs, full, atol=1e-5)
+        probs, states = gen.read(char, states)
+    full = tf.nn.softmax(small_model(VOCAB.encode(text)[None], training=False)[0, -1]).numpy()
+    np.testing.assert_allclose(probs, full, atol=1e-5)
+    assert probs.shape == (VOCAB.size,) and probs.sum() == pytest.approx(1.0, abs=1e-5)
+    # without the states, the same character is read from an empty memory: a different distribution
+    assert np.abs(gen.read(text[-1])[0] - probs).max() > 1e-4  # well above the 1e-5 tolerance above
+
+
+@pytest.mark.parametrize("bad", ["", "ab\u00e9", 7])
+def test_read_refuses_text_it_cannot_encode(small_model, bad):
+    with pytest.raises(ValueError, match="prime"):
+        CharGenerator(small_model, VOCAB).read(bad)
+
+
 def test_carried_state_equals_reading_all_at_once(small_model):
     step = state_io_model(small_model)
     ids = tf.constant(VOCAB.encode("abc de\nAB:ij")[None])

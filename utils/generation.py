@@ -40,6 +40,7 @@ class CharGenerator:
             raise ValueError(f"model predicts {self.step_model.outputs[0].shape[-1]} ids, "
                              f"the vocabulary has {vocab.size}")
         self._sample = tf.function(self._sample_loop, reduce_retracing=True)
+        self._read_compiled = tf.function(self._read, reduce_retracing=True)  # one trace per input length kind
 
     def update_weights(self, model) -> "CharGenerator":
         """Copy the current weights of ``model`` (e.g. after another training epoch).
@@ -79,8 +80,30 @@ class CharGenerator:
         logits, *states = self.step_model([ids, *states], training=False)
         return logits[:, -1, :], states
 
+    def read(self, text: str, states=None) -> tuple[np.ndarray, list]:
+        """Read ``text`` from ``states`` and return the next character's probabilities and the new states.
+
+        This is the generator's one step, exposed: read a priming text once (``states=None``
+        starts from zeros), then feed each drawn character with the states returned by the
+        previous call. Reading a text in pieces this way gives the same probabilities as
+        reading it whole (the LSTM's ``(h, c)`` of every layer is carried between calls).
+
+        Args:
+            text: characters to read (non-empty, in-vocabulary).
+            states: the states returned by the previous call, or None for an empty memory.
+
+        Returns:
+            ``(probs, states)``: float32 array ``(vocab.size,)`` summing to 1 (``[UNK]`` included,
+            not masked), and the list of every layer's ``h`` and ``c``, each ``(1, units)``.
+        """
+        ids = tf.constant(self.encode_prime(text)[None, :], tf.int32)
+        if states is None:
+            states = self._zero_state(1)
+        logits, states = self._read_compiled(ids, list(states))
+        return tf.nn.softmax(logits)[0].numpy(), states
+
     def next_distribution(self, prefix: str, step_by_step: bool = False) -> np.ndarray:
-        """Probabilities of the next character after ``prefix``.
+        """Probabilities of the next character after ``prefix``, read from an empty memory.
 
         Args:
             prefix: the text read so far (non-empty, in-vocabulary).
@@ -91,12 +114,13 @@ class CharGenerator:
         Returns:
             float32 array ``(vocab.size,)`` summing to 1 (``[UNK]`` included, not masked).
         """
-        ids = self.encode_prime(prefix)[None, :]
-        states = self._zero_state(1)
-        chunks = [ids[:, t:t + 1] for t in range(ids.shape[1])] if step_by_step else [ids]
-        for chunk in chunks:
-            logits, states = self._read(tf.constant(chunk), states)
-        return tf.nn.softmax(logits)[0].numpy()
+        self.encode_prime(prefix)  # refuse bad input before reading anything
+        if not step_by_step:
+            return self.read(prefix)[0]
+        probs, states = self.read(prefix[0])
+        for char in prefix[1:]:
+            probs, states = self.read(char, states)
+        return probs
 
     def _sample_loop(self, prime_ids, length, temperature, top_k, seed):
         batch = tf.shape(prime_ids)[0]

@@ -27,7 +27,7 @@ import copy
 NOTEBOOK_DEFAULTS: dict[str, object] = {
     "EMBEDDING_DIM": 64, "UNITS": 128, "NUM_LAYERS": 2, "DROPOUT": 0.05,
     "BATCH_SIZE": 128, "SEQ_LEN": 25, "LEARNING_RATE": 1e-2,
-    "EPOCHS": 8, "STEPS_PER_EPOCH": 550,
+    "EPOCHS": 8, "STEPS_PER_EPOCH": 450,
 }
 
 _GPU_MODEL = {"EMBEDDING_DIM": 64, "UNITS": 512, "NUM_LAYERS": 2, "DROPOUT": 0.2, "SEQ_LEN": 200}
@@ -36,8 +36,8 @@ _GPU_MODEL = {"EMBEDDING_DIM": 64, "UNITS": 512, "NUM_LAYERS": 2, "DROPOUT": 0.2
 PRESETS: dict[str, dict] = {
     "cpu-laptop": {
         "description": "The notebook's defaults: two 128-unit LSTM layers with skip connections and "
-                       "dropout 0.05, 25-character windows, batch 128, 8 x 550 steps.",
-        "expected": "Expected (as measured in the committed notebook): about 5.5-6.5 minutes of training on 2 CPU cores; "
+                       "dropout 0.05, 25-character windows, batch 128, 8 x 450 steps.",
+        "expected": "Expected (as measured in the committed notebook): about 5-6 minutes of training on 2 CPU cores; "
                     "the quality reported in the committed notebook.",
         "params": dict(NOTEBOOK_DEFAULTS),
     },
