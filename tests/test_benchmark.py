@@ -1,6 +1,8 @@
 """The benchmark helpers return complete, consistent reports (no timing is asserted)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from utils.pipelines import window_dataset
 from utils.vocab import Vocabulary
 
 VOCAB = Vocabulary.from_text("abcdefgh ij\n:ABC")
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_reports_are_complete_and_consistent(char_model, compiled):
@@ -52,10 +55,8 @@ def test_both_samplers_trace_once_so_timing_excludes_tracing(char_model):
 def test_ablation_selects_configs_by_exact_name_and_budget():
     """Names with commas can be selected (``--only`` is repeatable, not comma-split); unknown names are refused."""
     import importlib.util
-    from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location(
-        "ablation", Path(__file__).resolve().parents[1] / "benchmarks" / "ablation.py")
+    spec = importlib.util.spec_from_file_location("ablation", REPO / "benchmarks" / "ablation.py")
     ablation = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ablation)
     configs = [("default", 1, {}), ("1 layer, no dropout", 1, {"layers": 1}), ("default", 3, {}),
@@ -66,3 +67,22 @@ def test_ablation_selects_configs_by_exact_name_and_budget():
     assert ablation.select_configs(configs) == configs
     with pytest.raises(ValueError, match=r"unknown config name\(s\) \['1 layer'\]"):
         ablation.select_configs(configs, only=["1 layer"])
+
+
+def test_committed_ablation_is_at_the_notebooks_budget():
+    """The equal-time ablation the notebook shows must use the notebook's own default budget, and hold the rows
+    the notebook reads (depth 1 and 2, dropout 0 and > 0 at 1x; the default and its 1-layer, no-dropout twin at 3x)."""
+    import pandas as pd
+
+    from utils.notebook_code import notebook_parameters
+
+    nb = notebook_parameters()
+    ablation = pd.read_csv(REPO / "benchmarks" / "results" / "ablation.csv")
+    base = nb["EPOCHS"] * nb["STEPS_PER_EPOCH"]
+    assert (ablation["budget_steps"] == base * ablation["budget_multiplier"]).all()
+    rows = set(zip(ablation["budget_multiplier"], ablation["config"]))
+    assert {(1, "default"), (1, "default, no dropout"), (1, "1 layer"), (1, "1 layer, no dropout"),
+            (3, "default"), (3, "1 layer, no dropout")} <= rows
+    assert len(rows) == len(ablation), "one row per (budget, config): the notebook indexes by them"
+    default = ablation[(ablation["config"] == "default") & (ablation["budget_multiplier"] == 1)].iloc[0]
+    assert (default["layers"], default["dropout"], default["units"]) == (nb["NUM_LAYERS"], nb["DROPOUT"], nb["UNITS"])
