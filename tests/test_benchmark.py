@@ -71,7 +71,7 @@ def test_ablation_selects_configs_by_exact_name_and_budget():
 
 def test_committed_ablation_is_at_the_notebooks_budget():
     """The equal-time ablation the notebook shows must use the notebook's own default budget, and hold the rows
-    the notebook reads (depth 1 and 2, dropout 0 and > 0 at 1x; the default and its 1-layer, no-dropout twin at 3x)."""
+    the notebook reads (depth 1, 2 and 3, dropout 0, 0.05 and 0.2 at 1x; the default and its 1-layer, no-dropout twin at 3x)."""
     import pandas as pd
 
     from utils.notebook_code import notebook_parameters
@@ -82,7 +82,7 @@ def test_committed_ablation_is_at_the_notebooks_budget():
     assert (ablation["budget_steps"] == base * ablation["budget_multiplier"]).all()
     rows = set(zip(ablation["budget_multiplier"], ablation["config"]))
     assert {(1, "default"), (1, "default, no dropout"), (1, "1 layer"), (1, "1 layer, no dropout"),
-            (3, "default"), (3, "1 layer, no dropout")} <= rows
+            (1, "default, dropout 0.2"), (1, "3 layers"), (3, "default"), (3, "1 layer, no dropout")} <= rows
     assert len(rows) == len(ablation), "one row per (budget, config): the notebook indexes by them"
     default = ablation[(ablation["config"] == "default") & (ablation["budget_multiplier"] == 1)].iloc[0]
     assert (default["layers"], default["dropout"], default["units"]) == (nb["NUM_LAYERS"], nb["DROPOUT"], nb["UNITS"])
