@@ -3,11 +3,14 @@
     .venv/bin/python benchmarks/benchmark.py                 # the notebook's defaults, one JSON line each
     .venv/bin/python benchmarks/benchmark.py --batch 256     # any setting can be overridden
     .venv/bin/python benchmarks/benchmark.py --sweep         # every speed lever below, -> benchmarks/results/speed.csv
+    .venv/bin/python benchmarks/benchmark.py --profile       # op-by-op time of a step -> benchmarks/results/profile.csv
 
 Prints, as one JSON line each, (1) training throughput of ``model.fit`` in characters/s and
 GFLOP/s next to a float32 ``tf.matmul`` GEMM rate measured in the same process, and their
 ratio, and (2) the speed of the one-step generator against re-feeding a 100-character
-window for every character (both traced before they are timed). The model, its compile step
+window for every character (both traced before they are timed). Training is timed in steady
+state: each timed ``fit`` runs one extra first step, not timed, in which ``tf.data`` starts its
+iterator (it fills a shuffle buffer of every window start; a long run pays this once). The model, its compile step
 and every default come from the notebook itself (its ``shared-code`` cells and parameters
 cell), so this measures what the notebook trains. The model is freshly initialised (speed
 does not depend on the weights). The machine's speed drifts by up to 2x between runs:
@@ -15,8 +18,14 @@ compare ratios taken in one run, not absolute numbers.
 
 ``--sweep`` runs one subprocess per speed lever (so that settings read once at start-up,
 such as oneDNN and thread pools, can differ) and writes one CSV row per lever with the
-ratio to its own same-process GEMM rate: XLA compilation, ``steps_per_execution``, batch
-size, oneDNN, thread-pool sizes, TensorFlow's op determinism.
+ratio to its own same-process GEMM rate: XLA compilation, ``steps_per_execution``, an unrolled
+loop, the input projection hoisted out of the loop (:class:`utils.model.HoistedLSTM`), batch
+size, oneDNN, thread-pool sizes (the notebook runs each op on one thread; TensorFlow's default
+splits an op across all cores), TensorFlow's op determinism (``--levers`` picks some).
+
+``--profile`` traces ``--steps`` training steps with TensorFlow's profiler and writes where the
+time goes, op type by op type, inside and outside the LSTM time loops, forward and backward
+(:func:`utils.benchmark.op_time_table`), with the wall and CPU time per step.
 """
 from __future__ import annotations
 
@@ -39,11 +48,12 @@ SWEEP = [
     ("steps_per_execution=16", ["--steps-per-execution", "16"], {}),
     ("unrolled LSTM loop (static SEQ_LEN)", ["--unroll"], {}),
     ("unrolled LSTM loop + XLA", ["--unroll", "--jit"], {}),
+    ("input projection hoisted out of the loop", ["--hoist"], {}),
     ("batch 64 (not the default)", ["--batch", "64"], {}),
     ("batch 256 (not the default)", ["--batch", "256"], {}),
     ("oneDNN on", [], {"TF_ENABLE_ONEDNN_OPTS": "1"}),
     ("1 inter-op thread", ["--inter-op-threads", "1"], {}),
-    ("1 intra-op thread", ["--intra-op-threads", "1"], {}),
+    ("all cores per op (TensorFlow's default)", [], {"TF_NUM_INTRAOP_THREADS": "0"}),
     ("op determinism off", ["--no-determinism"], {}),
 ]
 
@@ -65,12 +75,19 @@ def parse_args(argv):
     parser.add_argument("--steps-per-execution", type=int, default=1)
     parser.add_argument("--unroll", action="store_true",
                         help="train an unrolled copy of the model (LSTM unroll=True, fixed window length)")
+    parser.add_argument("--hoist", action="store_true",
+                        help="train a view whose LSTMs compute x K for all time steps in one product (HoistedLSTM)")
     parser.add_argument("--inter-op-threads", type=int, default=0, help="0 = TensorFlow's default")
-    parser.add_argument("--intra-op-threads", type=int, default=0, help="0 = TensorFlow's default")
+    parser.add_argument("--intra-op-threads", type=int, default=0,
+                        help="0 = as TF_NUM_INTRAOP_THREADS says (utils.environment sets 1 unless it is set)")
     parser.add_argument("--no-determinism", action="store_true",
                         help="leave TensorFlow's op determinism off (the notebook turns it on)")
     parser.add_argument("--no-generation", action="store_true", help="skip the generation benchmark")
     parser.add_argument("--sweep", action="store_true", help="measure every lever of SWEEP, write --out")
+    parser.add_argument("--levers", nargs="+", metavar="NAME", help="with --sweep: only these levers (exact names)")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile --steps training steps op by op, write --profile-out (no other benchmark)")
+    parser.add_argument("--profile-out", default=str(REPO / "benchmarks" / "results" / "profile.csv"))
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "speed.csv"))
     return parser.parse_args(argv), nb
 
@@ -91,7 +108,13 @@ def sweep(args) -> None:
         writer = csv.DictWriter(handle, fieldnames=fields)
         if new_file:
             writer.writeheader()
-        for lever, extra_args, extra_env in SWEEP:
+        levers = SWEEP
+        if args.levers:
+            unknown = set(args.levers) - {lever for lever, _, _ in SWEEP}
+            if unknown:
+                raise SystemExit(f"unknown levers {sorted(unknown)}; known: {[lever for lever, _, _ in SWEEP]}")
+            levers = [entry for entry in SWEEP if entry[0] in args.levers]
+        for lever, extra_args, extra_env in levers:
             proc = subprocess.run([sys.executable, __file__, "--no-generation", "--steps", str(args.steps),
                                    *extra_args], env={**os.environ, **extra_env}, capture_output=True,
                                   text=True, cwd=REPO)
@@ -103,6 +126,63 @@ def sweep(args) -> None:
             writer.writerow(row)
             handle.flush()
             print(json.dumps(row), flush=True)
+
+
+def cpu_name() -> str:
+    import platform
+
+    if Path("/proc/cpuinfo").exists():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def profile(model, data, args) -> None:
+    """Trace ``args.steps`` training steps with TensorFlow's profiler; write the op-time table.
+
+    The table (:func:`utils.benchmark.op_time_table`) goes to ``--profile-out`` with the date,
+    CPU, cores, the wall time per step and the CPU time per step (both over the traced steps);
+    one JSON line summarises it.
+    """
+    import tempfile
+
+    import tensorflow as tf
+    # The profiler's trace format (XSpace protocol buffer), as TensorFlow ships it.
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    from utils.benchmark import BatchClock, gemm_gflops, op_time_table
+
+    model.fit(data, epochs=1, steps_per_epoch=3, shuffle=False, verbose=0)  # build and trace first
+    with tempfile.TemporaryDirectory() as logdir:
+        clock = BatchClock()
+        cpu0 = os.times()
+        tf.profiler.experimental.start(logdir)
+        model.fit(data, epochs=1, steps_per_epoch=args.steps + 1, shuffle=False, verbose=0, callbacks=[clock])
+        cpu1 = os.times()
+        tf.profiler.experimental.stop()
+        space = xplane_pb2.XSpace()
+        space.ParseFromString(next(Path(logdir).rglob("*.xplane.pb")).read_bytes())
+    host = next(plane for plane in space.planes if plane.name == "/host:CPU")
+    names = {key: meta.name for key, meta in host.event_metadata.items()}
+    events = [(names.get(event.metadata_id, ""), event.duration_ps * 1e-12)
+              for line in host.lines if line.name.startswith("tf_Compute") for event in line.events]
+    table = op_time_table(events, steps=args.steps + 1)  # every op of the traced fit, its first step included
+    wall_ms = 1000 * (clock.ends[-1] - clock.ends[0]) / args.steps
+    cpu_ms = 1000 * (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / (args.steps + 1)  # all threads
+    meta = {"date": datetime.date.today().isoformat(), "cpu": cpu_name(), "cores": os.cpu_count(),
+            "batch": args.batch, "seq_len": args.seq_len, "steps": args.steps,
+            "gemm_gflops": round(gemm_gflops(), 1), "wall_ms_per_step": round(wall_ms, 1), "cpu_ms_per_step": round(cpu_ms, 1),
+            "cores_busy": round(cpu_ms / wall_ms, 2)}
+    out = Path(args.profile_out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.round({"ms_per_step": 3, "calls_per_step": 2, "us_per_call": 1, "share": 4}).assign(**meta).to_csv(
+        out, index=False)
+    matmul = table[table["op"].isin(["MatMul", "_FusedMatMul", "BatchMatMulV2"])]
+    print(json.dumps({"benchmark": "profile", **meta, "op_ms_per_step": round(table["ms_per_step"].sum(), 1),
+                      "matmul_share": round(matmul["share"].sum(), 3),
+                      "loop_matmul_calls_per_step": round(matmul[matmul["part"].str.startswith("LSTM")]
+                                                          ["calls_per_step"].sum(), 1), "out": str(out)}))
 
 
 def main(argv=None) -> None:
@@ -136,6 +216,10 @@ def main(argv=None) -> None:
 
         model = notebook.compile_model(unrolled_model(model, args.seq_len), nb["LEARNING_RATE"], 10**6,
                                        nb["CLIPNORM"])
+    if args.hoist:  # same layers and weights; only h R stays in the time loop
+        from utils.model import hoisted_model
+
+        model = notebook.compile_model(hoisted_model(model), nb["LEARNING_RATE"], 10**6, nb["CLIPNORM"])
     model.jit_compile = args.jit  # the levers, set before the first fit traces the train step
     model.steps_per_execution = args.steps_per_execution
     data = window_dataset(vocab.encode(splits["train"].text), args.seq_len, args.batch, seed=0, repeat=True)
@@ -144,10 +228,12 @@ def main(argv=None) -> None:
                                       tf.ensure_shape(y, (args.batch, args.seq_len))))
     config = {"units": args.units, "layers": args.layers, "dropout": args.dropout, "skip": bool(args.skip),
               "batch": args.batch, "seq_len": args.seq_len, "jit": args.jit,
-              "steps_per_execution": args.steps_per_execution, "unroll": args.unroll,
+              "steps_per_execution": args.steps_per_execution, "unroll": args.unroll, "hoist": args.hoist,
               "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "0"),
-              "inter_op_threads": args.inter_op_threads, "intra_op_threads": args.intra_op_threads,
+              "inter_op_threads": args.inter_op_threads, "intra_op_threads": args.intra_op_threads or int(os.environ["TF_NUM_INTRAOP_THREADS"]),
               "deterministic": not args.no_determinism}
+    if args.profile:
+        return profile(model, data, args)
     report = training_report(model, data, steps=args.steps)
     print(json.dumps({"benchmark": "training", **config, **{k: round(v, 3) for k, v in report.items()}}))
     if not args.no_generation:

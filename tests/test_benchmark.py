@@ -86,3 +86,57 @@ def test_committed_ablation_is_at_the_notebooks_budget():
     assert len(rows) == len(ablation), "one row per (budget, config): the notebook indexes by them"
     default = ablation[(ablation["config"] == "default") & (ablation["budget_multiplier"] == 1)].iloc[0]
     assert (default["layers"], default["dropout"], default["units"]) == (nb["NUM_LAYERS"], nb["DROPOUT"], nb["UNITS"])
+
+
+def test_op_time_table_splits_loop_and_backward_time_per_step():
+    from utils.benchmark import op_time_table
+
+    events = [("model/lstm_1/while/body/_1/lstm_1/MatMul:MatMul", 0.002),
+              ("model/lstm_1/while/body/_1/lstm_1/MatMul_1:MatMul", 0.002),
+              ("gradient_tape/model/lstm_1/while/grad/MatMul:MatMul", 0.004),
+              ("model/logits/MatMul:MatMul", 0.001),
+              ("gradient_tape/model/logits/MatMul:MatMul", 0.001),
+              ("ExecutorState::Process", 1.0), ("EagerExecute", 1.0)]  # containers, not ops: ignored
+    table = op_time_table(events, steps=2).set_index(["part", "op"])
+    assert table.loc[("LSTM loop, forward", "MatMul"), "ms_per_step"] == pytest.approx(2.0)
+    assert table.loc[("LSTM loop, forward", "MatMul"), "calls_per_step"] == 1.0
+    assert table.loc[("LSTM loop, backward", "MatMul"), "us_per_call"] == pytest.approx(4000.0)
+    assert table.loc[("outside the loops, backward", "MatMul"), "ms_per_step"] == pytest.approx(0.5)
+    assert table["share"].sum() == pytest.approx(1.0) and len(table) == 4
+    with pytest.raises(ValueError, match="steps"):
+        op_time_table(events, steps=0)
+
+
+def test_batch_clock_records_the_end_of_every_step(char_model, compiled):
+    """training_chars_per_second times steps + 1 steps from the end of the first: it needs one time per step."""
+    from utils.benchmark import BatchClock
+
+    model = compiled(char_model(VOCAB.size, embedding_dim=4, units=8, num_layers=1))
+    data = window_dataset(VOCAB.encode("abc de\nAB:ij " * 50), 10, 4, seed=0, repeat=True)
+    clock = BatchClock()
+    model.fit(data, epochs=1, steps_per_epoch=3, verbose=0, callbacks=[clock])
+    assert len(clock.ends) == 3 and clock.ends == sorted(clock.ends)
+
+
+def test_committed_speed_measurements_are_of_the_notebooks_model():
+    """The sweep and the profile the notebook shows (section 12.1) measured the notebook's default model and
+    every lever of the sweep."""
+    import importlib.util
+
+    import pandas as pd
+
+    from utils.notebook_code import notebook_parameters
+
+    nb = notebook_parameters()
+    spec = importlib.util.spec_from_file_location("benchmark_script", REPO / "benchmarks" / "benchmark.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    speed = pd.read_csv(REPO / "benchmarks" / "results" / "speed.csv")
+    assert set(speed["lever"]) == {lever for lever, _, _ in script.SWEEP}
+    assert (speed[["units", "layers", "seq_len"]] == [nb["UNITS"], nb["NUM_LAYERS"], nb["SEQ_LEN"]]).all().all()
+    assert (speed.loc[speed["lever"] == "notebook defaults", "batch"] == nb["BATCH_SIZE"]).all()
+    assert speed["ratio_to_gemm"].between(0, 1.5).all()
+    profile = pd.read_csv(REPO / "benchmarks" / "results" / "profile.csv")
+    assert (profile[["batch", "seq_len"]] == [nb["BATCH_SIZE"], nb["SEQ_LEN"]]).all().all()
+    assert profile["share"].sum() == pytest.approx(1.0, abs=0.01)
+    assert {"LSTM loop, forward", "LSTM loop, backward"} <= set(profile["part"])

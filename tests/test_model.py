@@ -286,6 +286,32 @@ def test_unrolled_view_matches_the_model_forward_and_gradients(char_model, compi
         unrolled_model(model, 0)
 
 
+def test_hoisted_view_shares_weights_and_matches_forward_and_gradients(char_model):
+    """The benchmark's hoisted-projection CPU experiment: same function (1e-5), same gradients, same variables."""
+    from utils.model import HoistedLSTM, hoisted_model
+
+    keras.utils.set_random_seed(4)
+    model = char_model(15, units=8, num_layers=2, dropout=0.0, skip_connections=True)
+    hoisted = hoisted_model(model)
+    assert {id(v) for v in hoisted.trainable_variables} == {id(v) for v in model.trainable_variables}
+    assert training_flops_per_char(hoisted) == training_flops_per_char(model)
+    x = np.random.default_rng(1).integers(0, 15, (3, 9)).astype(np.int32)
+    y = np.roll(x, -1, axis=1)
+    np.testing.assert_allclose(hoisted(x), model(x), atol=1e-5)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    grads = []
+    for m in (model, hoisted):
+        with tf.GradientTape() as tape:
+            value = loss(y, m(x, training=True))
+        grads.append([np.asarray(tf.convert_to_tensor(g)) for g in tape.gradient(value, model.trainable_variables)])
+    for g_model, g_hoisted in zip(*grads):
+        np.testing.assert_allclose(g_hoisted, g_model, atol=1e-5)
+    backwards = keras.layers.LSTM(4, return_sequences=True, go_backwards=True)
+    backwards(np.zeros((1, 2, 3), np.float32))
+    with pytest.raises(ValueError, match="go_backwards"):
+        HoistedLSTM(backwards)
+
+
 def test_play_likeness_tells_a_play_from_noise(splits):
     import re
 

@@ -28,6 +28,21 @@ def test_windows_cover_every_target_once_per_epoch():
     np.testing.assert_array_equal(targets, IDS[1:n * 10 + 1])
 
 
+def test_shuffled_batches_hold_whole_windows_each_once_per_epoch():
+    ids, seq_len = np.arange(1003, dtype=np.int32), 10  # id == position, so a row names its window
+    n = num_windows(len(ids), seq_len)
+    rows = np.concatenate([x for x, _ in batches(window_dataset(ids, seq_len, 4, seed=3, drop_remainder=False))])
+    order = rows[:, 0] // seq_len
+    np.testing.assert_array_equal(rows, order[:, None] * seq_len + np.arange(seq_len))  # whole windows
+    assert sorted(order) == list(range(n)) and list(order) != list(range(n)), "each window once, shuffled"
+
+
+def test_partial_last_batch_keeps_window_shape():
+    ds = window_dataset(IDS, seq_len=10, batch_size=7, shuffle=False, drop_remainder=False)
+    shapes = [x.shape for x, _ in batches(ds)]
+    assert shapes[:-1] == [(7, 10)] * (len(shapes) - 1) and shapes[-1] == (num_windows(len(IDS), 10) % 7, 10)
+
+
 def test_shuffling_is_deterministic_under_a_seed():
     first = batches(window_dataset(IDS, 10, 4, seed=7))
     again = batches(window_dataset(IDS, 10, 4, seed=7))

@@ -2,17 +2,20 @@
 
 This machine's speed drifts (shared VMs: up to 2x between identical runs minutes
 apart), so every speed here is reported next to a reference measured moments
-before or after in the same process: the training rate in GFLOP/s against a large
-float32 ``tf.matmul`` (the best case for the same hardware), and the one-step
+before and after: the training rate in GFLOP/s against a large float32 ``tf.matmul``
+on all cores (the best case for the same hardware), and the one-step
 generator against the window re-feeding sampler on the same model. Medians over
 repeats damp the noise. Nothing here is used by tests: timings are never asserted.
 """
 from __future__ import annotations
 
+import os
 import statistics
 import time
 
+import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from .generation import CharGenerator, WindowedGenerator
@@ -28,28 +31,71 @@ def _median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+_GEMM_SCRIPT = """
+import os, statistics, sys, time
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import tensorflow as tf
+n, repeats = int(sys.argv[1]), int(sys.argv[2])
+a = tf.random.stateless_normal((n, n), seed=(1, 2))
+b = tf.random.stateless_normal((n, n), seed=(3, 4))
+matmul = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
+matmul()
+times = []
+for _ in range(repeats):
+    t0 = time.perf_counter()
+    matmul().numpy()
+    times.append(time.perf_counter() - t0)
+print(2 * n**3 / statistics.median(times) / 1e9)
+"""
+
+
 def gemm_gflops(n: int = 2048, repeats: int = 5) -> float:
-    """float32 ``tf.matmul`` rate in GFLOP/s on ``n x n`` matrices (median of ``repeats``)."""
-    a = tf.random.stateless_normal((n, n), seed=(1, 2))
-    b = tf.random.stateless_normal((n, n), seed=(3, 4))
-    matmul = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
-    matmul()
-    return 2 * n**3 / _median_time(lambda: matmul().numpy(), repeats) / 1e9
+    """float32 ``tf.matmul`` rate of the whole CPU in GFLOP/s, on ``n x n`` matrices (median of ``repeats``).
+
+    Measured in a short subprocess with TensorFlow's default threading (one product split across
+    all cores), because this process may run each op on one thread (``TF_NUM_INTRAOP_THREADS=1``,
+    as :mod:`utils.environment` sets it): the reference is the machine's best, whatever the
+    setting being measured. The subprocess starts and ends right here, so the machine's drift
+    between it and the measurement next to it is as small as in one process.
+    """
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "0"}  # 0: TensorFlow chooses (all cores)
+    result = subprocess.run([sys.executable, "-c", _GEMM_SCRIPT, str(n), str(repeats)], env=env,
+                            capture_output=True, text=True, check=True)
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+class BatchClock(keras.callbacks.Callback):
+    """Records the wall-clock time (``time.perf_counter``) at the end of every training batch."""
+
+    def on_train_begin(self, logs=None):
+        self.ends = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.ends.append(time.perf_counter())
 
 
 def training_chars_per_second(model, dataset, steps: int = 20, repeats: int = 3) -> float:
-    """Characters per second of ``model.fit`` for ``steps`` steps on batches from ``dataset``.
+    """Characters per second of ``model.fit`` in steady state, over ``steps`` steps.
 
     The model must be compiled; it *is* trained by this (use a copy if that matters). One
-    untimed ``fit`` first builds and traces the train step; then the median of ``repeats``.
+    untimed ``fit`` first builds and traces the train step. Each timed repeat is one ``fit``
+    of ``steps + 1`` steps, timed from the end of its first step to the end of its last: the
+    first step of every ``fit`` also waits for ``tf.data`` to start a new iterator (filling a
+    shuffle buffer of every window start takes 0.1-0.5 s here), a one-off cost of each ``fit``
+    call that a long training run pays once. Returns the median of ``repeats``.
     """
     x, _ = next(iter(dataset))
     chars_per_step = int(np.prod(x.shape))
-
-    def run():
-        model.fit(dataset, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
-    run()
-    return steps * chars_per_step / _median_time(run, repeats)
+    model.fit(dataset, epochs=1, steps_per_epoch=2, shuffle=False, verbose=0)
+    rates = []
+    for _ in range(repeats):
+        clock = BatchClock()
+        model.fit(dataset, epochs=1, steps_per_epoch=steps + 1, shuffle=False, verbose=0, callbacks=[clock])
+        rates.append(steps * chars_per_step / (clock.ends[-1] - clock.ends[0]))
+    return statistics.median(rates)
 
 
 def training_report(model, dataset, steps: int = 20, repeats: int = 3) -> dict[str, float]:
@@ -79,3 +125,38 @@ def generation_report(model, vocab, prime: str, length: int = 2000,
     refeeder.generate(prime, 2)  # trace its forward pass once, outside the timing
     refeed = refeed_chars / _median_time(lambda: refeeder.generate(prime, refeed_chars), 3)
     return {"one_step_chars_per_s": one_step, "refeed_chars_per_s": refeed, "speedup": one_step / refeed}
+
+
+def op_time_table(events, steps: int) -> pd.DataFrame:
+    """Where a training step's time goes, from profiler events of ``steps`` steps.
+
+    Args:
+        events: iterable of ``(name, duration_s)`` for the TensorFlow ops run on the CPU
+            compute threads, as the profiler names them (``"<scope path>:<op type>"``;
+            the LSTM time loops run inside ``.../while/...``, the backward pass inside
+            ``gradient_tape/...``). Events without an op type are ignored.
+        steps: number of training steps the events cover (>= 1).
+
+    Returns:
+        One row per (``part``, ``op``), sorted by time: ``part`` is one of
+        ``"LSTM loop, forward"``, ``"LSTM loop, backward"``, ``"outside the loops, forward"``,
+        ``"outside the loops, backward"``; ``ms_per_step`` (summed over threads, so the total can
+        exceed the wall time on several cores), ``calls_per_step``, ``us_per_call`` and
+        ``share`` (of all op time).
+    """
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    rows = []
+    for name, seconds in events:
+        if ":" not in name or "::" in name:  # not an op (e.g. "ExecutorState::Process", which contains ops)
+            continue
+        scope, op = name.rsplit(":", 1)
+        loop = "LSTM loop" if "/while/" in scope else "outside the loops"
+        rows.append((f"{loop}, {'backward' if 'gradient_tape' in scope else 'forward'}", op, seconds))
+    frame = pd.DataFrame(rows, columns=["part", "op", "seconds"])
+    table = frame.groupby(["part", "op"]).agg(ms_per_step=("seconds", "sum"), calls_per_step=("seconds", "size"))
+    table["ms_per_step"] *= 1000 / steps
+    table["calls_per_step"] /= steps
+    table["us_per_call"] = 1000 * table["ms_per_step"] / table["calls_per_step"]
+    table["share"] = table["ms_per_step"] / table["ms_per_step"].sum()
+    return table.sort_values("ms_per_step", ascending=False).reset_index()

@@ -76,13 +76,16 @@ def window_dataset(ids: np.ndarray, seq_len: int, batch_size: int, *, shuffle: b
         starts = starts.shuffle(n, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         starts = starts.repeat()
+    offsets = tf.range(seq_len + 1, dtype=tf.int64)
 
-    def to_pair(i):
-        chunk = text[i * seq_len: i * seq_len + seq_len + 1]
-        return chunk[:-1], chunk[1:]
+    def to_pairs(i):  # i: (batch,) window numbers -> (batch, seq_len + 1) characters, one gather
+        chunks = tf.gather(text, i[:, None] * seq_len + offsets)
+        return chunks[:, :-1], chunks[:, 1:]
 
-    ds = starts.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    # Batch the window numbers first, then cut all windows of a batch with one vectorised gather:
+    # one small op per batch instead of one function call per window, which kept about a third of
+    # a core busy next to training on 2 cores (same batches, same order).
+    ds = starts.batch(batch_size, drop_remainder=drop_remainder).map(to_pairs)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
