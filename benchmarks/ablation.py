@@ -35,7 +35,6 @@ import argparse
 import csv
 import datetime
 import os
-import platform
 import statistics
 import sys
 import time
@@ -67,16 +66,6 @@ CONFIGS = [
     ("default, dropout 0.2", 1, {"dropout": 0.2}),
     ("3 layers", 1, {"layers": 3}),
 ]
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def parse_overrides(text: str) -> dict:
@@ -130,7 +119,7 @@ def main(argv=None) -> None:
     environment.configure(seed=args.seed)
     import keras
 
-    from utils.benchmark import gemm_gflops
+    from utils.benchmark import cpu_name, gemm_gflops
     from utils.corpus import load_shakespeare
     from utils.evaluation import stream_log_probs, summarize
     from utils.pipelines import window_dataset

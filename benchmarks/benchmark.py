@@ -6,8 +6,8 @@
     .venv/bin/python benchmarks/benchmark.py --profile       # op-by-op time of a step -> benchmarks/results/profile.csv
 
 Prints, as one JSON line each, (1) training throughput of ``model.fit`` in characters/s and
-GFLOP/s next to a float32 ``tf.matmul`` GEMM rate measured in the same process, and their
-ratio, and (2) the speed of the one-step generator against re-feeding a 100-character
+GFLOP/s next to the float32 ``tf.matmul`` GEMM rate of all cores, measured just before and after
+(:func:`utils.benchmark.gemm_gflops`), and their ratio, and (2) the speed of the one-step generator against re-feeding a 100-character
 window for every character (both traced before they are timed). Training is timed in steady
 state: each timed ``fit`` runs one extra first step, not timed, in which ``tf.data`` starts its
 iterator (it fills a shuffle buffer of every window start; a long run pays this once). The model, its compile step
@@ -18,7 +18,7 @@ compare ratios taken in one run, not absolute numbers.
 
 ``--sweep`` runs one subprocess per speed lever (so that settings read once at start-up,
 such as oneDNN and thread pools, can differ) and writes one CSV row per lever with the
-ratio to its own same-process GEMM rate: XLA compilation, ``steps_per_execution``, an unrolled
+ratio to its own GEMM rate, measured just before and after it: XLA compilation, ``steps_per_execution``, an unrolled
 loop, the input projection hoisted out of the loop (:class:`utils.model.HoistedLSTM`), batch
 size, oneDNN, thread-pool sizes (the notebook runs each op on one thread; TensorFlow's default
 splits an op across all cores), TensorFlow's op determinism (``--levers`` picks some).
@@ -94,15 +94,13 @@ def parse_args(argv):
 
 def sweep(args) -> None:
     """Run one subprocess per lever of :data:`SWEEP`; append a CSV row for each."""
-    import platform
+    from utils.benchmark import cpu_name
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fields = ["date", "cpu", "cores", "lever", "units", "layers", "batch", "seq_len", "chars_per_s",
               "train_gflops", "gemm_gflops", "ratio_to_gemm"]
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
-        else platform.processor()
+    cpu = cpu_name()
     new_file = not out.exists()
     with out.open("a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
@@ -128,38 +126,31 @@ def sweep(args) -> None:
             print(json.dumps(row), flush=True)
 
 
-def cpu_name() -> str:
-    import platform
-
-    if Path("/proc/cpuinfo").exists():
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
 def profile(model, data, args) -> None:
     """Trace ``args.steps`` training steps with TensorFlow's profiler; write the op-time table.
 
     The table (:func:`utils.benchmark.op_time_table`) goes to ``--profile-out`` with the date,
-    CPU, cores, the wall time per step and the CPU time per step (both over the traced steps);
-    one JSON line summarises it.
+    CPU, cores, the all-core GEMM rate, the steady wall time per step without and with the
+    profiler (tracing slows every step, so read the table's shares rather than its absolute
+    times), the CPU time per traced step and how many cores were busy; one JSON line summarises it.
     """
     import tempfile
+    import time
 
     import tensorflow as tf
     # The profiler's trace format (XSpace protocol buffer), as TensorFlow ships it.
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-    from utils.benchmark import BatchClock, gemm_gflops, op_time_table
+    from utils.benchmark import BatchClock, cpu_name, gemm_gflops, op_time_table, training_chars_per_second
 
     model.fit(data, epochs=1, steps_per_epoch=3, shuffle=False, verbose=0)  # build and trace first
+    unprofiled_ms = 1000 * args.batch * args.seq_len / training_chars_per_second(model, data, args.steps, repeats=1)
     with tempfile.TemporaryDirectory() as logdir:
         clock = BatchClock()
-        cpu0 = os.times()
         tf.profiler.experimental.start(logdir)
+        cpu0, wall0 = os.times(), time.perf_counter()
         model.fit(data, epochs=1, steps_per_epoch=args.steps + 1, shuffle=False, verbose=0, callbacks=[clock])
-        cpu1 = os.times()
+        cpu1, wall1 = os.times(), time.perf_counter()
         tf.profiler.experimental.stop()
         space = xplane_pb2.XSpace()
         space.ParseFromString(next(Path(logdir).rglob("*.xplane.pb")).read_bytes())
@@ -169,11 +160,13 @@ def profile(model, data, args) -> None:
               for line in host.lines if line.name.startswith("tf_Compute") for event in line.events]
     table = op_time_table(events, steps=args.steps + 1)  # every op of the traced fit, its first step included
     wall_ms = 1000 * (clock.ends[-1] - clock.ends[0]) / args.steps
-    cpu_ms = 1000 * (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / (args.steps + 1)  # all threads
+    cpu_s = cpu1.user + cpu1.system - cpu0.user - cpu0.system  # all threads, the whole traced fit
+    cpu_ms = 1000 * cpu_s / (args.steps + 1)
     meta = {"date": datetime.date.today().isoformat(), "cpu": cpu_name(), "cores": os.cpu_count(),
             "batch": args.batch, "seq_len": args.seq_len, "steps": args.steps,
-            "gemm_gflops": round(gemm_gflops(), 1), "wall_ms_per_step": round(wall_ms, 1), "cpu_ms_per_step": round(cpu_ms, 1),
-            "cores_busy": round(cpu_ms / wall_ms, 2)}
+            "gemm_gflops": round(gemm_gflops(), 1), "unprofiled_ms_per_step": round(unprofiled_ms, 1),
+            "wall_ms_per_step": round(wall_ms, 1), "cpu_ms_per_step": round(cpu_ms, 1),
+            "cores_busy": round(cpu_s / (wall1 - wall0), 2)}
     out = Path(args.profile_out)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.round({"ms_per_step": 3, "calls_per_step": 2, "us_per_call": 1, "share": 4}).assign(**meta).to_csv(

@@ -37,6 +37,22 @@ def test_shuffled_batches_hold_whole_windows_each_once_per_epoch():
     assert sorted(order) == list(range(n)) and list(order) != list(range(n)), "each window once, shuffled"
 
 
+def test_batches_equal_a_per_window_pipeline():
+    """One gather per batch gives the batches, in the order, of the plain per-window tf.data recipe."""
+    import tensorflow as tf
+
+    ids, seq_len, batch = np.arange(1003, dtype=np.int32), 10, 4
+    n = num_windows(len(ids), seq_len)
+    text = tf.constant(ids)
+    reference = (tf.data.Dataset.range(n).shuffle(n, seed=5, reshuffle_each_iteration=True).repeat()
+                 .map(lambda i: (text[i * seq_len: i * seq_len + seq_len], text[i * seq_len + 1: i * seq_len + seq_len + 1]))
+                 .batch(batch, drop_remainder=True))
+    ours = window_dataset(ids, seq_len, batch, seed=5, repeat=True)
+    for (x, y), (x_ref, y_ref) in zip(ours.take(3 * n // batch), reference):  # three epochs, reshuffled each
+        np.testing.assert_array_equal(x, x_ref)
+        np.testing.assert_array_equal(y, y_ref)
+
+
 def test_partial_last_batch_keeps_window_shape():
     ds = window_dataset(IDS, seq_len=10, batch_size=7, shuffle=False, drop_remainder=False)
     shapes = [x.shape for x, _ in batches(ds)]

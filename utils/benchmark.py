@@ -52,11 +52,11 @@ print(2 * n**3 / statistics.median(times) / 1e9)
 def gemm_gflops(n: int = 2048, repeats: int = 5) -> float:
     """float32 ``tf.matmul`` rate of the whole CPU in GFLOP/s, on ``n x n`` matrices (median of ``repeats``).
 
-    Measured in a short subprocess with TensorFlow's default threading (one product split across
-    all cores), because this process may run each op on one thread (``TF_NUM_INTRAOP_THREADS=1``,
-    as :mod:`utils.environment` sets it): the reference is the machine's best, whatever the
-    setting being measured. The subprocess starts and ends right here, so the machine's drift
-    between it and the measurement next to it is as small as in one process.
+    Measured in a short subprocess (about 5 s, most of it importing TensorFlow) with TensorFlow's
+    default threading (one product split across all cores), because this process may run each op
+    on one thread (``TF_NUM_INTRAOP_THREADS=1``, as :mod:`utils.environment` sets it): the reference
+    is the machine's best, whatever the setting being measured. Callers measure it just before and
+    just after what they compare with it.
     """
     import subprocess
     import sys
@@ -68,13 +68,24 @@ def gemm_gflops(n: int = 2048, repeats: int = 5) -> float:
 
 
 class BatchClock(keras.callbacks.Callback):
-    """Records the wall-clock time (``time.perf_counter``) at the end of every training batch."""
+    """Records, at the end of every training batch callback, the step index and ``time.perf_counter()``.
+
+    With ``steps_per_execution = k`` Keras calls back once per ``k`` steps, with the index of the last
+    step; steps between two records are ``batches[j] - batches[i]``.
+    """
 
     def on_train_begin(self, logs=None):
-        self.ends = []
+        self.batches, self.ends = [], []
 
     def on_train_batch_end(self, batch, logs=None):
+        self.batches.append(batch)
         self.ends.append(time.perf_counter())
+
+    def steady_rate(self) -> float:
+        """Steps per second from the end of the first callback to the end of the last."""
+        if len(self.ends) < 2:
+            raise ValueError("need at least two batch callbacks (fit more steps than steps_per_execution)")
+        return (self.batches[-1] - self.batches[0]) / (self.ends[-1] - self.ends[0])
 
 
 def training_chars_per_second(model, dataset, steps: int = 20, repeats: int = 3) -> float:
@@ -82,19 +93,22 @@ def training_chars_per_second(model, dataset, steps: int = 20, repeats: int = 3)
 
     The model must be compiled; it *is* trained by this (use a copy if that matters). One
     untimed ``fit`` first builds and traces the train step. Each timed repeat is one ``fit``
-    of ``steps + 1`` steps, timed from the end of its first step to the end of its last: the
-    first step of every ``fit`` also waits for ``tf.data`` to start a new iterator (filling a
+    of one execution (``model.steps_per_execution`` steps, 1 by default) plus at least ``steps``
+    steps, timed from the end of that first execution to the end of the last (:class:`BatchClock`):
+    the first step of every ``fit`` also waits for ``tf.data`` to start a new iterator (filling a
     shuffle buffer of every window start takes 0.1-0.5 s here), a one-off cost of each ``fit``
     call that a long training run pays once. Returns the median of ``repeats``.
     """
     x, _ = next(iter(dataset))
     chars_per_step = int(np.prod(x.shape))
-    model.fit(dataset, epochs=1, steps_per_epoch=2, shuffle=False, verbose=0)
+    per_execution = int(getattr(model, "steps_per_execution", 1) or 1)
+    fit_steps = per_execution * (1 + -(-steps // per_execution))  # whole executions: one untimed, then >= steps
+    model.fit(dataset, epochs=1, steps_per_epoch=2 * per_execution, shuffle=False, verbose=0)
     rates = []
     for _ in range(repeats):
         clock = BatchClock()
-        model.fit(dataset, epochs=1, steps_per_epoch=steps + 1, shuffle=False, verbose=0, callbacks=[clock])
-        rates.append(steps * chars_per_step / (clock.ends[-1] - clock.ends[0]))
+        model.fit(dataset, epochs=1, steps_per_epoch=fit_steps, shuffle=False, verbose=0, callbacks=[clock])
+        rates.append(clock.steady_rate() * chars_per_step)
     return statistics.median(rates)
 
 
@@ -125,6 +139,19 @@ def generation_report(model, vocab, prime: str, length: int = 2000,
     refeeder.generate(prime, 2)  # trace its forward pass once, outside the timing
     refeed = refeed_chars / _median_time(lambda: refeeder.generate(prime, refeed_chars), 3)
     return {"one_step_chars_per_s": one_step, "refeed_chars_per_s": refeed, "speedup": one_step / refeed}
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), or what :func:`platform.processor` says."""
+    import platform
+    from pathlib import Path
+
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
 
 
 def op_time_table(events, steps: int) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from .checks import check_int
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")     # no C++ INFO/WARNING/ERROR log lines
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")    # oneDNN on/off changes low-order bits
 # One thread per op: the LSTM's small matrix products gain nothing from being split across cores
-# (measured on 2 cores: training 34-41k -> 47-55k chars/s; benchmarks/benchmark.py --sweep), and a
+# (measured on 2 cores: training 33-40k -> 52-55k chars/s; benchmarks/results/speed.csv), and a
 # product's sums no longer depend on the number of cores. Independent ops still run side by side.
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")

@@ -167,11 +167,16 @@ def hoisted_model(model: keras.Model) -> keras.Model:
     layer, and so every weight, with ``model``; training it trains ``model``.
     """
     _check_model(model)
+
+    def call(layer, *args, **kwargs):
+        if not isinstance(layer, layers.LSTM):
+            return layer(*args, **kwargs)
+        if kwargs.get("mask") is not None or kwargs.get("initial_state") is not None:
+            raise ValueError(f"HoistedLSTM supports neither masks nor initial states ({layer.name!r} gets one)")
+        return HoistedLSTM(layer)(*args)
+
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
-    logits = model._run_through_graph(
-        ids, operation_fn=lambda layer: layer,
-        call_fn=lambda layer, *args, **kwargs: HoistedLSTM(layer)(*args) if isinstance(layer, layers.LSTM)
-        else layer(*args, **kwargs))
+    logits = model._run_through_graph(ids, operation_fn=lambda layer: layer, call_fn=call)
     return keras.Model(ids, logits, name=model.name + "_hoisted")
 
 
@@ -197,6 +202,20 @@ def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:
     return target
 
 
+def lstm_flops_per_char(model: keras.Model) -> float:
+    """Forward FLOPs per character of the LSTM layers' matrix products (``x_t K`` and ``h_{t-1} R``).
+
+    Two FLOPs per multiply-add, read from the kernels' shapes; works for the plain model and its
+    views (:class:`HoistedLSTM` counts as its source layer).
+    """
+    forward = 0.0
+    for layer in model.layers:
+        layer = layer.source if isinstance(layer, HoistedLSTM) else layer
+        if isinstance(layer, layers.LSTM):
+            forward += 2 * (math.prod(layer.cell.kernel.shape) + math.prod(layer.cell.recurrent_kernel.shape))
+    return forward
+
+
 def training_flops_per_char(model: keras.Model) -> float:
     """Floating-point operations to *train* on one character (forward + backward ~ 3x forward).
 
@@ -204,11 +223,5 @@ def training_flops_per_char(model: keras.Model) -> float:
     matrix products and of every Dense layer, read from their kernels; element-wise
     gate arithmetic and the embedding lookup are ignored.
     """
-    forward = 0.0
-    for layer in model.layers:
-        layer = layer.source if isinstance(layer, HoistedLSTM) else layer  # same products, other schedule
-        if isinstance(layer, layers.LSTM):
-            forward += 2 * (math.prod(layer.cell.kernel.shape) + math.prod(layer.cell.recurrent_kernel.shape))
-        elif isinstance(layer, layers.Dense):
-            forward += 2 * math.prod(layer.kernel.shape)
-    return 3 * forward
+    dense = sum(2 * math.prod(layer.kernel.shape) for layer in model.layers if isinstance(layer, layers.Dense))
+    return 3 * (lstm_flops_per_char(model) + dense)

@@ -83,8 +83,8 @@ def window_dataset(ids: np.ndarray, seq_len: int, batch_size: int, *, shuffle: b
         return chunks[:, :-1], chunks[:, 1:]
 
     # Batch the window numbers first, then cut all windows of a batch with one vectorised gather:
-    # one small op per batch instead of one function call per window, which kept about a third of
-    # a core busy next to training on 2 cores (same batches, same order).
+    # one small op per batch instead of one function call per window, on the cores that train
+    # (the batches and their order are those of a per-window map; tests/test_pipelines.py).
     ds = starts.batch(batch_size, drop_remainder=drop_remainder).map(to_pairs)
     return ds.prefetch(tf.data.AUTOTUNE)
 
