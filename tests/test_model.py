@@ -263,6 +263,21 @@ def test_notebook_code_is_the_notebooks_own(tmp_path):
         shared_code(empty)
 
 
+def _assert_same_function_and_gradients(model, view, x, y, shared_variables=False):
+    """``view`` computes ``model``'s logits (1e-5) and the same loss gradients (1e-5), variable by variable:
+    each model's own variables, or - for a view that shares them - ``model``'s, in one order for both."""
+    np.testing.assert_allclose(view(x), model(x), atol=1e-5)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    grads = []
+    for m in (model, view):
+        variables = model.trainable_variables if shared_variables else m.trainable_variables
+        with tf.GradientTape() as tape:
+            value = loss(y, m(x, training=True))
+        grads.append([np.asarray(tf.convert_to_tensor(g)) for g in tape.gradient(value, variables)])
+    for g_model, g_view in zip(*grads, strict=True):
+        np.testing.assert_allclose(g_view, g_model, atol=1e-5)
+
+
 def test_unrolled_view_matches_the_model_forward_and_gradients(char_model, compiled):
     """The benchmark's unrolled CPU experiment computes the same function (1e-5) and gradients."""
     from utils.model import unrolled_model
@@ -273,15 +288,7 @@ def test_unrolled_view_matches_the_model_forward_and_gradients(char_model, compi
     assert all(layer.unroll for layer in unrolled.layers if isinstance(layer, keras.layers.LSTM))
     x = np.random.default_rng(0).integers(0, 15, (4, 12)).astype(np.int32)
     y = np.roll(x, -1, axis=1)
-    np.testing.assert_allclose(unrolled(x), model(x), atol=1e-5)
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    grads = []
-    for m in (model, unrolled):
-        with tf.GradientTape() as tape:
-            value = loss(y, m(x, training=True))
-        grads.append([tf.convert_to_tensor(g) for g in tape.gradient(value, m.trainable_variables)])
-    for g_model, g_unrolled in zip(*grads):
-        np.testing.assert_allclose(np.asarray(g_unrolled), np.asarray(g_model), atol=1e-5)
+    _assert_same_function_and_gradients(model, unrolled, x, y)
     with pytest.raises(ValueError, match="seq_len must be an int >= 1"):
         unrolled_model(model, 0)
 
@@ -297,15 +304,7 @@ def test_hoisted_view_shares_weights_and_matches_forward_and_gradients(char_mode
     assert training_flops_per_char(hoisted) == training_flops_per_char(model)
     x = np.random.default_rng(1).integers(0, 15, (3, 9)).astype(np.int32)
     y = np.roll(x, -1, axis=1)
-    np.testing.assert_allclose(hoisted(x), model(x), atol=1e-5)
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    grads = []
-    for m in (model, hoisted):
-        with tf.GradientTape() as tape:
-            value = loss(y, m(x, training=True))
-        grads.append([np.asarray(tf.convert_to_tensor(g)) for g in tape.gradient(value, model.trainable_variables)])
-    for g_model, g_hoisted in zip(*grads):
-        np.testing.assert_allclose(g_hoisted, g_model, atol=1e-5)
+    _assert_same_function_and_gradients(model, hoisted, x, y, shared_variables=True)
     backwards = keras.layers.LSTM(4, return_sequences=True, go_backwards=True)
     backwards(np.zeros((1, 2, 3), np.float32))
     with pytest.raises(ValueError, match="go_backwards"):
