@@ -2,8 +2,9 @@
 #   make run    - create .venv, install everything, run Assignment_4.ipynb headlessly
 #                 into runs/Assignment_4.out.ipynb (the committed notebook is not touched)
 #   make test   - create .venv, install everything, run the unit tests and nbval on the notebook
-#   make student - write Assignment_4_student.ipynb: solutions replaced by stubs, answer keys blanked,
-#                 outputs cleared (tools/make_student.py; the generated file is not committed)
+#   make release - the student version with nbgrader (nbgrader_config.py): build/course/source/assignment4
+#                 from the reference, `nbgrader generate_assignment`, then copy its notebook to
+#                 release/Assignment_4.ipynb (committed; the rest of build/ is not)
 # Maintainers: `make regenerate` re-executes the committed notebook in place (its outputs are the
 # reference nbval compares against).
 PYTHON ?= python3
@@ -11,11 +12,20 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 NB := Assignment_4.ipynb
 PARAMS ?=
+# nbgrader's course directory, the committed copy of the released notebook and the reference it is made
+# from (tests override them).
+COURSE_DIR ?= build/course
+RELEASE_NB ?= release/Assignment_4.ipynb
+ASSIGNMENT := assignment4
+REFERENCE ?= $(NB)
+# What the students get besides the notebook (section 12 reads the benchmark CSVs).
+RELEASE_FILES := utils requirements.txt requirements-data.txt data/README.md \
+	$(wildcard benchmarks/results/*.csv)
 
 # What a working environment must be able to import (a stamp file alone does not prove it).
-IMPORT_CHECK := import tensorflow, keras, numpy, pandas, matplotlib, scipy, nbformat, nbval, papermill, pytest
+IMPORT_CHECK := import tensorflow, keras, numpy, pandas, matplotlib, scipy, nbformat, nbval, papermill, pytest, nbgrader
 
-.PHONY: setup check-python check-venv run test regenerate student clean
+.PHONY: setup check-python check-venv run test regenerate release release-notebook clean
 
 setup: check-python check-venv
 	@$(MAKE) --no-print-directory $(VENV)/.installed PYTHON="$(PYTHON)" VENV="$(VENV)"
@@ -56,8 +66,24 @@ test: setup
 regenerate: setup
 	ASSIGNMENT4_RUNS_DIR=$$(mktemp -d) $(BIN)/jupyter execute --inplace --timeout=1200 $(NB)
 
-student: setup
-	$(BIN)/python tools/make_student.py $(NB) Assignment_4_student.ipynb
+release: setup
+	@$(MAKE) --no-print-directory release-notebook
+
+# The release itself, without the set-up check (tests/test_release.py runs it into a temporary folder).
+# The source folder is rebuilt from scratch each time; execution timestamps are dropped from the copy of
+# the reference, so the release changes only when the reference's sources change (same bytes every run).
+release-notebook:
+	rm -rf "$(COURSE_DIR)/source/$(ASSIGNMENT)"
+	mkdir -p "$(COURSE_DIR)/source/$(ASSIGNMENT)" "$(dir $(RELEASE_NB))"
+	tar cf - --exclude=__pycache__ --exclude='*.pyc' $(RELEASE_FILES) \
+		| tar xf - -C "$(COURSE_DIR)/source/$(ASSIGNMENT)"
+	$(BIN)/python -c 'import sys, nbformat; nb = nbformat.read(sys.argv[1], as_version=4); \
+		[cell.metadata.pop("execution", None) for cell in nb.cells]; nbformat.write(nb, sys.argv[2])' \
+		"$(REFERENCE)" "$(COURSE_DIR)/source/$(ASSIGNMENT)/$(NB)"
+	PATH="$(abspath $(BIN)):$$PATH" nbgrader generate_assignment $(ASSIGNMENT) --force --log-level=WARN \
+		--CourseDirectory.root="$(abspath $(COURSE_DIR))"
+	cp "$(COURSE_DIR)/release/$(ASSIGNMENT)/$(NB)" "$(RELEASE_NB)"
+	@echo "Student release: $(COURSE_DIR)/release/$(ASSIGNMENT)/ (notebook copied to $(RELEASE_NB))"
 
 clean:
 	rm -rf $(VENV) runs data/shakespeare* data/downloads

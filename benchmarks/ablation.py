@@ -80,6 +80,13 @@ def parse_overrides(text: str) -> dict:
     return out
 
 
+def bits_per_char(log_p) -> float:
+    """Mean of ``-log2 p`` over characters, from natural-log probabilities ``log_p``."""
+    import numpy as np
+
+    return float(-np.mean(log_p) / np.log(2.0))
+
+
 def select_configs(configs, only=(), max_multiplier: int = 3, multipliers=()) -> list:
     """The ``(name, multiplier, settings)`` entries of ``configs`` to run, in their order.
 
@@ -190,8 +197,8 @@ def main(argv=None) -> None:
             t0 = time.perf_counter()
             model.fit(data(cfg), epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
             train_s = time.perf_counter() - t0
-            scores = {split: summarize(*stream_log_probs(model, ids[split], batch_size=16, chunk_len=256))
-                      for split in ("valid", "test")}
+            scores = {split: summarize(*stream_log_probs(model, ids[split], batch_size=16, chunk_len=256),
+                                       bits_per_char=bits_per_char) for split in ("valid", "test")}
             row = {"date": datetime.date.today().isoformat(), "cpu": cpu_name(), "cores": os.cpu_count(),
                    "gemm_gflops": round(gemm, 1), "config": name, "budget_multiplier": mult,
                    "budget_steps": args.budget_steps * mult, "budget_s": round(budget, 1),

@@ -1,27 +1,26 @@
 """Speed benchmark of the notebook's default character model (run from the repository root):
 
-    .venv/bin/python benchmarks/benchmark.py                 # the notebook's defaults, one JSON line each
+    .venv/bin/python benchmarks/benchmark.py                 # the notebook's defaults, one JSON line
     .venv/bin/python benchmarks/benchmark.py --batch 256     # any setting can be overridden
     .venv/bin/python benchmarks/benchmark.py --sweep         # every speed lever below, -> benchmarks/results/speed.csv
     .venv/bin/python benchmarks/benchmark.py --profile       # op-by-op time of a step -> benchmarks/results/profile.csv
 
-Prints, as one JSON line each, (1) training throughput of ``model.fit`` in characters/s and
-GFLOP/s next to the float32 ``tf.matmul`` GEMM rate of all cores, measured just before and after
-(:func:`utils.benchmark.gemm_gflops`), and their ratio, and (2) the speed of the one-step generator against re-feeding a 100-character
-window for every character (both traced before they are timed). Training is timed in steady
-state: each timed ``fit`` runs one extra first step, not timed, in which ``tf.data`` starts its
-iterator (it fills a shuffle buffer of every window start; a long run pays this once). The model, its compile step
-and every default come from the notebook itself (its ``shared-code`` cells and parameters
+Prints, as one JSON line, the training throughput of ``model.fit`` in characters/s and GFLOP/s
+next to the float32 ``tf.matmul`` GEMM rate of all cores, measured just before and after
+(:func:`utils.benchmark.gemm_gflops`), and their ratio. Training is timed in steady state: each
+timed ``fit`` runs one extra first step, not timed, in which ``tf.data`` starts its iterator (it
+fills a shuffle buffer of every window start; a long run pays this once). The model, its compile
+step and every default come from the notebook itself (its ``shared-code`` cells and parameters
 cell), so this measures what the notebook trains. The model is freshly initialised (speed
 does not depend on the weights). The machine's speed drifts by up to 2x between runs:
 compare ratios taken in one run, not absolute numbers.
 
 ``--sweep`` runs one subprocess per speed lever (so that settings read once at start-up,
 such as oneDNN and thread pools, can differ) and writes one CSV row per lever with the
-ratio to its own GEMM rate, measured just before and after it: XLA compilation, ``steps_per_execution``, an unrolled
-loop, the input projection hoisted out of the loop (:class:`utils.model.HoistedLSTM`), batch
-size, oneDNN, thread-pool sizes (the notebook runs each op on one thread; TensorFlow's default
-splits an op across all cores), TensorFlow's op determinism (``--levers`` picks some).
+ratio to its own GEMM rate, measured just before and after it: XLA compilation,
+``steps_per_execution``, batch size, oneDNN, thread-pool sizes (the notebook runs each op on one
+thread; TensorFlow's default splits an op across all cores), TensorFlow's op determinism
+(``--levers`` picks some).
 
 ``--profile`` traces ``--steps`` training steps with TensorFlow's profiler and writes where the
 time goes, op type by op type, inside and outside the LSTM time loops, forward and backward
@@ -46,9 +45,6 @@ SWEEP = [
     ("notebook defaults", [], {}),
     ("XLA (jit_compile=True)", ["--jit"], {}),
     ("steps_per_execution=16", ["--steps-per-execution", "16"], {}),
-    ("unrolled LSTM loop (static SEQ_LEN)", ["--unroll"], {}),
-    ("unrolled LSTM loop + XLA", ["--unroll", "--jit"], {}),
-    ("input projection hoisted out of the loop", ["--hoist"], {}),
     ("batch 64 (not the default)", ["--batch", "64"], {}),
     ("batch 256 (not the default)", ["--batch", "256"], {}),
     ("oneDNN on", [], {"TF_ENABLE_ONEDNN_OPTS": "1"}),
@@ -73,16 +69,11 @@ def parse_args(argv):
     parser.add_argument("--steps", type=int, default=32, help="training steps per timed repeat")
     parser.add_argument("--jit", action="store_true", help="compile the train step with XLA")
     parser.add_argument("--steps-per-execution", type=int, default=1)
-    parser.add_argument("--unroll", action="store_true",
-                        help="train an unrolled copy of the model (LSTM unroll=True, fixed window length)")
-    parser.add_argument("--hoist", action="store_true",
-                        help="train a view whose LSTMs compute x K for all time steps in one product (HoistedLSTM)")
     parser.add_argument("--inter-op-threads", type=int, default=0, help="0 = TensorFlow's default")
     parser.add_argument("--intra-op-threads", type=int, default=0,
                         help="0 = as TF_NUM_INTRAOP_THREADS says (utils.environment sets 1 unless it is set)")
     parser.add_argument("--no-determinism", action="store_true",
                         help="leave TensorFlow's op determinism off (the notebook turns it on)")
-    parser.add_argument("--no-generation", action="store_true", help="skip the generation benchmark")
     parser.add_argument("--sweep", action="store_true", help="measure every lever of SWEEP, write --out")
     parser.add_argument("--levers", nargs="+", metavar="NAME", help="with --sweep: only these levers (exact names)")
     parser.add_argument("--profile", action="store_true",
@@ -113,8 +104,7 @@ def sweep(args) -> None:
                 raise SystemExit(f"unknown levers {sorted(unknown)}; known: {[lever for lever, _, _ in SWEEP]}")
             levers = [entry for entry in SWEEP if entry[0] in args.levers]
         for lever, extra_args, extra_env in levers:
-            proc = subprocess.run([sys.executable, __file__, "--no-generation", "--steps", str(args.steps),
-                                   *extra_args], env={**os.environ, **extra_env}, capture_output=True,
+            proc = subprocess.run([sys.executable, __file__, "--steps", str(args.steps), *extra_args], env={**os.environ, **extra_env}, capture_output=True,
                                   text=True, cwd=REPO)
             if proc.returncode != 0:
                 raise SystemExit(f"lever {lever!r} failed:\n{proc.stderr[-3000:]}")
@@ -191,7 +181,7 @@ def main(argv=None) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(args.inter_op_threads)
     if args.intra_op_threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
-    from utils.benchmark import generation_report, training_report
+    from utils.benchmark import training_report
     from utils.corpus import load_shakespeare
     from utils.notebook_code import shared_code
     from utils.pipelines import window_dataset
@@ -204,24 +194,12 @@ def main(argv=None) -> None:
     model = notebook.build_model(vocab.size, embedding_dim=args.embedding_dim, units=args.units,
                                  num_layers=args.layers, dropout=args.dropout, skip_connections=bool(args.skip))
     notebook.compile_model(model, nb["LEARNING_RATE"], 10**6, nb["CLIPNORM"])
-    if args.unroll:  # same graph and weights, the LSTM loop unrolled over a fixed SEQ_LEN (not cuDNN-compatible)
-        from utils.model import unrolled_model
-
-        model = notebook.compile_model(unrolled_model(model, args.seq_len), nb["LEARNING_RATE"], 10**6,
-                                       nb["CLIPNORM"])
-    if args.hoist:  # same layers and weights; only h R stays in the time loop
-        from utils.model import hoisted_model
-
-        model = notebook.compile_model(hoisted_model(model), nb["LEARNING_RATE"], 10**6, nb["CLIPNORM"])
     model.jit_compile = args.jit  # the levers, set before the first fit traces the train step
     model.steps_per_execution = args.steps_per_execution
     data = window_dataset(vocab.encode(splits["train"].text), args.seq_len, args.batch, seed=0, repeat=True)
-    if args.unroll:  # an unrolled loop needs the window length in the static shape
-        data = data.map(lambda x, y: (tf.ensure_shape(x, (args.batch, args.seq_len)),
-                                      tf.ensure_shape(y, (args.batch, args.seq_len))))
     config = {"units": args.units, "layers": args.layers, "dropout": args.dropout, "skip": bool(args.skip),
               "batch": args.batch, "seq_len": args.seq_len, "jit": args.jit,
-              "steps_per_execution": args.steps_per_execution, "unroll": args.unroll, "hoist": args.hoist,
+              "steps_per_execution": args.steps_per_execution,
               "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "0"),
               "inter_op_threads": args.inter_op_threads, "intra_op_threads": args.intra_op_threads or int(os.environ["TF_NUM_INTRAOP_THREADS"]),
               "deterministic": not args.no_determinism}
@@ -229,9 +207,6 @@ def main(argv=None) -> None:
         return profile(model, data, args)
     report = training_report(model, data, steps=args.steps)
     print(json.dumps({"benchmark": "training", **config, **{k: round(v, 3) for k, v in report.items()}}))
-    if not args.no_generation:
-        gen = generation_report(model, vocab, prime=splits["valid"].text[:200])
-        print(json.dumps({"benchmark": "generation", **config, **{k: round(v, 1) for k, v in gen.items()}}))
 
 
 if __name__ == "__main__":

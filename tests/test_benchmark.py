@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from utils.benchmark import gemm_gflops, generation_report, training_report
+from utils.benchmark import gemm_gflops, training_report
 from utils.model import training_flops_per_char
 from utils.pipelines import window_dataset
 from utils.vocab import Vocabulary
@@ -24,32 +24,7 @@ def test_reports_are_complete_and_consistent(char_model, compiled):
     assert train["flops_per_char"] == training_flops_per_char(model)
     assert train["train_gflops"] == pytest.approx(train["chars_per_s"] * train["flops_per_char"] / 1e9)
     assert train["ratio_to_gemm"] == pytest.approx(train["train_gflops"] / train["gemm_gflops"])
-    gen = generation_report(model, VOCAB, prime="abc de\nAB:ij " * 3, length=20, window=30, refeed_chars=5)
-    assert gen["speedup"] == pytest.approx(gen["one_step_chars_per_s"] / gen["refeed_chars_per_s"])
-    assert np.isfinite(list(gen.values())).all() and gemm_gflops(n=64, repeats=1) > 0
-
-
-def test_generation_report_needs_a_long_enough_prime(char_model):
-    model = char_model(VOCAB.size, embedding_dim=4, units=8, num_layers=1)
-    with pytest.raises(ValueError, match="at least window=100"):
-        generation_report(model, VOCAB, prime="abc", length=5)
-
-
-def test_both_samplers_trace_once_so_timing_excludes_tracing(char_model):
-    from utils.generation import CharGenerator, WindowedGenerator
-
-    model = char_model(VOCAB.size, embedding_dim=4, units=8, num_layers=2, skip_connections=True)
-    prime = "abc de\nAB:ij " * 3
-    refeeder = WindowedGenerator(model, VOCAB, window=30)
-    first = refeeder.generate(prime, 3, seed=1)
-    assert refeeder.generate(prime, 3, seed=1) == first and len(refeeder.generate(prime, 7)) == len(prime) + 7
-    assert refeeder._forward.experimental_get_tracing_count() == 1
-    gen = CharGenerator(model, VOCAB)
-    for length in (5, 17, 40):
-        gen.generate(prime, length, seed=length)
-    assert gen._sample.experimental_get_tracing_count() == 1
-    with pytest.raises(ValueError, match="window must be an int >= 1"):
-        WindowedGenerator(model, VOCAB, window=0)
+    assert np.isfinite(list(train.values())).all() and gemm_gflops(n=64, repeats=1) > 0
 
 
 def test_ablation_selects_configs_by_exact_name_and_budget():
@@ -116,19 +91,19 @@ def test_batch_clock_counts_steps_with_any_steps_per_execution(char_model, compi
     model.steps_per_execution = per_execution
     data = window_dataset(VOCAB.encode("abc de\nAB:ij " * 50), 10, 4, seed=0, repeat=True)
     clock = BatchClock()
-    model.fit(data, epochs=1, steps_per_epoch=3 * per_execution, verbose=0, callbacks=[clock])
+    model.fit(data, epochs=1, steps_per_epoch=3 * per_execution, shuffle=False, verbose=0, callbacks=[clock])
     assert clock.batches == [per_execution * k - 1 for k in (1, 2, 3)] and clock.ends == sorted(clock.ends)
     assert clock.steady_rate() == pytest.approx(2 * per_execution / (clock.ends[-1] - clock.ends[0]))
     assert training_chars_per_second(model, data, steps=2, repeats=1) > 0
     with pytest.raises(ValueError, match="two batch callbacks"):
         one = BatchClock()
-        model.fit(data, epochs=1, steps_per_epoch=per_execution, verbose=0, callbacks=[one])
+        model.fit(data, epochs=1, steps_per_epoch=per_execution, shuffle=False, verbose=0, callbacks=[one])
         one.steady_rate()
 
 
 def test_committed_speed_measurements_are_of_the_notebooks_model():
     """The sweep and the profile the notebook shows (section 12.1) measured the notebook's default model and
-    every lever of the sweep."""
+    every lever of the sweep (and the levers since removed from it, whose rows the file keeps)."""
     import importlib.util
 
     import pandas as pd
@@ -140,7 +115,9 @@ def test_committed_speed_measurements_are_of_the_notebooks_model():
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     speed = pd.read_csv(REPO / "benchmarks" / "results" / "speed.csv")
-    assert set(speed["lever"]) == {lever for lever, _, _ in script.SWEEP}
+    removed = {"unrolled LSTM loop (static SEQ_LEN)", "unrolled LSTM loop + XLA",
+               "input projection hoisted out of the loop"}
+    assert set(speed["lever"]) == {lever for lever, _, _ in script.SWEEP} | removed
     assert (speed[["units", "layers", "seq_len"]] == [nb["UNITS"], nb["NUM_LAYERS"], nb["SEQ_LEN"]]).all().all()
     assert (speed.loc[speed["lever"] == "notebook defaults", "batch"] == nb["BATCH_SIZE"]).all()
     np.testing.assert_allclose(speed["ratio_to_gemm"], speed["train_gflops"] / speed["gemm_gflops"], atol=1e-3)

@@ -137,21 +137,29 @@ def test_point_nll_mean_is_keras_loss(toy):
     assert per_point.mean() == pytest.approx(model.evaluate(x, y, verbose=0, batch_size=len(x)), rel=1e-5)
 
 
+def sample_categorical(logits, temperature, rng):
+    """Reference for the student's sample_next_char."""
+    scaled = np.asarray(logits, np.float64) / temperature
+    p = np.exp(scaled - scaled.max())
+    return int(rng.choice(len(p), p=p / p.sum()))
+
+
 def test_sampling_shapes_seed_and_bias(toy):
     x, _ = toy
     model = mdn.build_mdn_model(num_components=3, units=8, seed=1)
-    s = mdn.sample_mdn(model, 5, seed=0)
+    s = mdn.sample_mdn(model, 5, sample_categorical=sample_categorical, seed=0)
     assert s.shape == (5, 3) and s.dtype == np.float32 and set(np.unique(s[:, 2])) <= {0.0, 1.0}
-    np.testing.assert_array_equal(s, mdn.sample_mdn(model, 5, seed=0))
-    assert mdn.sample_mdn(model, 4, seed=0, num_samples=6).shape == (6, 4, 3)
-    primed = mdn.sample_mdn(model, 4, seed=0, prime=x[0, 1:6])
+    np.testing.assert_array_equal(s, mdn.sample_mdn(model, 5, sample_categorical=sample_categorical, seed=0))
+    assert mdn.sample_mdn(model, 4, sample_categorical=sample_categorical, seed=0,
+                          num_samples=6).shape == (6, 4, 3)
+    primed = mdn.sample_mdn(model, 4, sample_categorical=sample_categorical, seed=0, prime=x[0, 1:6])
     assert primed.shape == (4, 3)
     with pytest.raises(ValueError, match="prime"):
-        mdn.sample_mdn(model, 4, prime=np.zeros((3, 2)))
+        mdn.sample_mdn(model, 4, sample_categorical=sample_categorical, prime=np.zeros((3, 2)))
     with pytest.raises(ValueError, match="num_samples"):
-        mdn.sample_mdn(model, 4, num_samples=0)
-    var0 = mdn.sample_mdn(model, 40, bias=0.0, seed=3, num_samples=8)[..., :2].var()
-    var3 = mdn.sample_mdn(model, 40, bias=3.0, seed=3, num_samples=8)[..., :2].var()
+        mdn.sample_mdn(model, 4, sample_categorical=sample_categorical, num_samples=0)
+    var0, var3 = (mdn.sample_mdn(model, 40, sample_categorical=sample_categorical, bias=b, seed=3,
+                                 num_samples=8)[..., :2].var() for b in (0.0, 3.0))
     assert var3 < 0.5 * var0
 
 
@@ -161,11 +169,31 @@ def test_stateful_sampler_matches_the_full_sequence_model(toy):
     x, _ = toy
     model = mdn.build_mdn_model(num_components=3, units=8, seed=2)
     prime = x[0, 1:6]
-    out = mdn.sample_mdn(model, 10, bias=30.0, seed=0, prime=prime)
+    out = mdn.sample_mdn(model, 10, sample_categorical=sample_categorical, bias=30.0, seed=0, prime=prime)
     seq = np.concatenate([hw.START_ROW[None], prime, out[:-1]])
     p = {k: ops.convert_to_numpy(v)[0, len(prime):] for k, v in mdn.mixture_params(model(seq[None]), bias=30.0).items()}
     dist = np.maximum(np.abs(out[:, :1] - p["mu1"]), np.abs(out[:, 1:2] - p["mu2"]))   # (10, M)
     assert dist.min(axis=1).max() < 1e-3
+
+
+def test_sampler_draws_the_component_with_the_given_function(toy):
+    """Each row's component comes from sample_categorical(unbiased pi logits (M,), 1 / (1 + bias), rng)."""
+    x, _ = toy
+    model = mdn.build_mdn_model(num_components=3, units=8, seed=2)
+    calls = []
+
+    def always_last(logits, temperature, rng):
+        calls.append((np.asarray(logits).shape, temperature))
+        return 2
+
+    out = mdn.sample_mdn(model, 6, sample_categorical=always_last, bias=30.0, seed=0, num_samples=2)
+    assert calls == [((3,), 1 / 31)] * 12
+    seq = np.concatenate([np.repeat(hw.START_ROW[None, None], 2, axis=0), out[:, :-1]], axis=1)
+    p = {k: ops.convert_to_numpy(v) for k, v in mdn.mixture_params(model(seq), bias=30.0).items()}
+    np.testing.assert_allclose(out[..., 0], p["mu1"][..., 2], atol=1e-3)  # component 2, sigma ~ e^-10
+    np.testing.assert_allclose(out[..., 1], p["mu2"][..., 2], atol=1e-3)
+    with pytest.raises(ValueError, match=r"outside \[0, 3\)"):
+        mdn.sample_mdn(model, 2, sample_categorical=lambda logits, t, rng: 3)
 
 
 def test_next_position_density_integrates_to_the_number_of_steps():

@@ -27,7 +27,7 @@ def section_of_cells(nb):
             match = re.search(r"^## (\d+)\. ", cell.source, flags=re.M)
             if match:
                 current = int(match.group(1))
-            elif re.search(r"^## References", cell.source, flags=re.M):
+            elif re.search(r"^## (References|Appendix)", cell.source, flags=re.M):
                 current = 99
             elif re.search(r"^# Part ", cell.source, flags=re.M):
                 current = -1
@@ -55,7 +55,7 @@ def test_sections_in_order_with_part_two_after_the_conclusion(nb):
         assert "*Optional" in first.source and "Needs" in first.source, f"section {n}"
 
 
-@pytest.mark.parametrize("n", [*CORE, *FURTHER])
+@pytest.mark.parametrize("n", [n for n in [*CORE, *FURTHER] if n != 2])  # 2 (set-up): its exercises are in Appendix A
 def test_every_section_ends_with_exercises_and_an_answer_key(nb, n):
     sections = section_of_cells(nb)
     cells = [c for c, s in zip(nb.cells, sections) if s == n]
@@ -70,7 +70,37 @@ def test_every_section_ends_with_exercises_and_an_answer_key(nb, n):
     assert answered == [f"{n}.{k}" for k in range(1, count + 1)], f"section {n}: answers {answered} for {count} exercises"
 
 
-def test_figures_are_drawn_at_100_dpi_or_more(nb):
-    setup = "\n".join(c.source for c in nb.cells if c.cell_type == "code" and "rcParams" in c.source)
+def test_figures_are_drawn_at_100_dpi_or_more():
+    setup = (NOTEBOOK.parent / "utils" / "notebook_setup.py").read_text()
     dpi = re.search(r'"figure\.dpi":\s*(\d+)', setup)
     assert dpi and int(dpi.group(1)) >= 100
+
+
+def part_one(nb):
+    end = next(i for i, c in enumerate(nb.cells) if c.source.lstrip().startswith('<a id="part-2"></a>'))
+    return nb.cells[:end]
+
+
+def test_part_one_fits_an_afternoon(nb):
+    """At most 4,000 words a student reads in Part I (markdown, answer keys excluded), a time for every
+    section, points for every exercise set, and what to hand in."""
+    shown = [c.source for c in part_one(nb) if c.cell_type == "markdown"
+             and not c.metadata.get("nbgrader", {}).get("solution")]
+    assert sum(len(s.split()) for s in shown) <= 4000
+    title = nb.cells[0].source
+    assert "What to submit" in title
+    for n in CORE:
+        assert re.search(rf"\[{n}\. [^\]]+\]\(#sec-{n}\) \| \d+ min", title), f"section {n} has no time"
+    exercise_sets = [s for s in shown if s.startswith("#### Exercises")]
+    assert len(exercise_sets) == len(CORE) - 1 and all(re.match(r"#### Exercises \(\d+ points?\)", s) for s in exercise_sets)
+
+
+def test_points_in_the_title_match_the_nbgrader_cells(nb):
+    """The points table of the title is the sum of the nbgrader points of Part I's cells."""
+    cells = part_one(nb)
+    auto = sum(c.metadata["nbgrader"]["points"] for c in cells
+               if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution"))
+    manual = sum(c.metadata["nbgrader"]["points"] for c in cells
+                 if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution"))
+    assert f"**{auto} points, autograded**" in nb.cells[0].source
+    assert f"**{manual} points, read by your instructor**" in nb.cells[0].source

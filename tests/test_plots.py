@@ -35,7 +35,7 @@ def test_plot_density_map_draws_the_grid_and_the_path():
     plt.close(fig)
 
 
-# --- figure defects: overlapping tick labels, legend entries off the plot, gates drawn over each other,
+# --- figure defects: overlapping tick labels, legend entries off the plot,
 # --- compared density panels with their own colour scales, pen panels on different ranges;
 # --- every helper labels its axes, returns its Axes and prints nothing
 
@@ -44,9 +44,9 @@ import itertools  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from utils.plots import (GATE_COLORS, plot_bpc_vs_time, plot_cell_heatmap,  # noqa: E402
-                         plot_char_frequencies, plot_gate_saturation, plot_gradient_norms, plot_history,
-                         plot_memory_accuracy, plot_temperature, share_limits, shared_log_norm)
+from utils.plots import (plot_bpc_vs_time, plot_cell_heatmap, plot_char_frequencies,  # noqa: E402
+                         plot_gradient_norms, plot_history, plot_memory_accuracy, plot_temperature,
+                         share_limits, shared_log_norm)
 
 # the 77 labels of the notebook's vocabulary (character_counts shows newline as ⏎ and space as ␣)
 VOCAB_LABELS = ["[UNK]", "⏎", "␣",
@@ -113,26 +113,6 @@ def test_memory_accuracy_chance_line_inside_the_plot():
     plt.close(fig)
 
 
-def test_gate_saturation_one_gate_per_panel_keeps_its_colour():
-    rng = np.random.default_rng(0)
-    fractions = {name: (rng.uniform(0, 0.5, 64), rng.uniform(0, 0.5, 64))
-                 for name in ("input", "forget", "output")}
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3.6), sharex=True, sharey=True)
-    for ax, (name, frac) in zip(axes, fractions.items()):
-        assert plot_gate_saturation({name: frac}, ax=ax, title=name) is ax
-        (cloud,) = ax.collections                                  # one gate per panel
-        assert np.allclose(cloud.get_facecolor()[0][:3], matplotlib.colors.to_rgb(GATE_COLORS[name]))
-        assert ax.get_legend() is None and ax.get_title() == name  # the title names the gate
-    assert axes[0].get_ylim() == axes[2].get_ylim() and axes[0].get_xlim() == axes[2].get_xlim()
-    fig.canvas.draw()
-    assert all(ax.get_window_extent().width > 200 for ax in axes)  # panels of a 10-inch figure, not 3 on top
-    plt.close(fig)
-    fig, ax = plt.subplots()
-    plot_gate_saturation(fractions, ax=ax)                         # several gates on one Axes: a legend
-    assert len(ax.get_legend().get_texts()) == 3
-    plt.close(fig)
-
-
 def test_density_panels_share_one_norm_and_one_colorbar():
     xs, ys = np.linspace(0, 4, 9), np.linspace(0, 2, 5)
     grid = np.exp(-((xs[None, :] - 2) ** 2 + (ys[:, None] - 1) ** 2))
@@ -174,8 +154,6 @@ def _draw_each_helper(ax, name):
         "gradient_norms": lambda: plot_gradient_norms({"LSTM": np.geomspace(1e-3, 1, 10)}, ax=ax),
         "cell_heatmap": lambda: plot_cell_heatmap(rng.uniform(-1, 1, (12, 4)), "ROMEO:\nO she", [0, 2],
                                                   ax=ax),
-        "gate_saturation": lambda: plot_gate_saturation(
-            {"forget": (rng.uniform(size=8), rng.uniform(size=8))}, ax=ax),
         "pen_strokes": lambda: plot_pen_strokes(np.cumsum(np.ones((6, 2)), axis=0), np.r_[0, 0, 1, 0, 0, 1],
                                                 ax=ax),
         "density_map": lambda: plot_density_map(np.ones((4, 5)), np.arange(5.0), np.arange(4.0), ax=ax),
@@ -184,8 +162,8 @@ def _draw_each_helper(ax, name):
 
 
 @pytest.mark.parametrize("name", ["char_frequencies", "history", "bpc_vs_time", "temperature",
-                                  "memory_accuracy", "gradient_norms", "cell_heatmap", "gate_saturation",
-                                  "pen_strokes", "density_map"])
+                                  "memory_accuracy", "gradient_norms", "cell_heatmap", "pen_strokes",
+                                  "density_map"])
 def test_every_helper_labels_returns_its_axes_and_prints_nothing(name, capsys):
     fig, ax = plt.subplots()
     assert _draw_each_helper(ax, name) is ax

@@ -106,15 +106,20 @@ def _read_streams(step, step_model, x, y, w, n: int, chunk_len: int):
     return log_p.reshape(-1)[:n], hits.reshape(-1)[:n]
 
 
-def summarize(log_p: np.ndarray, correct: np.ndarray | None = None) -> dict[str, float]:
-    """Scores from per-character log-probabilities (nats).
+def summarize(log_p: np.ndarray, correct: np.ndarray | None = None, *, bits_per_char) -> dict[str, float]:
+    """Scores from per-character log-probabilities.
+
+    Args:
+        log_p: float array ``(n,)``, natural-log probabilities of the true next characters.
+        correct: bool array ``(n,)`` (the likeliest character was right), or None.
+        bits_per_char: ``bits_per_char(log_p) -> float``.
 
     Returns:
-        ``{"bpc": bits/char, "nats": nats/char, "perplexity": exp(nats), "accuracy": fraction}``.
+        ``{"bpc": bits/char, "nats": nats/char, "perplexity": 2 ** bpc, "accuracy": fraction or nan}``.
     """
-    nats = float(-np.mean(log_p))
+    bpc = float(bits_per_char(log_p))
     acc = float(np.mean(correct)) if correct is not None else float("nan")
-    return {"bpc": nats / LN2, "nats": nats, "perplexity": math.exp(nats), "accuracy": acc}
+    return {"bpc": bpc, "nats": bpc * LN2, "perplexity": 2.0 ** bpc, "accuracy": acc}
 
 
 def uniform_log_probs(ids: np.ndarray, vocab_size: int) -> np.ndarray:

@@ -1,17 +1,9 @@
-"""Fast text generation with a one-step generator that carries the LSTM state.
+"""A one-step character generator that carries the LSTM state, and a check of generated text.
 
-The Keras character-LSTM example samples by re-feeding the last ``window``
-characters through the whole model for every new character: O(window) work per
-character. Here the stateful-I/O view of the trained model (same weights, see
-:func:`utils.model.state_io_model`) reads the priming text once, then advances
-one character per step, carrying every layer's ``(h, c)``: O(1) work per
-character. The whole sampling loop runs inside one ``tf.function``.
-
-Sampling: the next-character logits are divided by the *temperature* T before
-the softmax (T < 1 sharpens the distribution towards the likeliest characters,
-T > 1 flattens it; T = 0 means greedy, always the most likely character);
-optionally only the ``top_k`` likeliest characters are kept. ``[UNK]`` is never
-sampled.
+:class:`CharGenerator` holds the stateful-I/O view of a trained model (same weights, see
+:func:`utils.model.state_io_model`): it reads a priming text once, then one character per
+call, carrying every layer's ``(h, c)``, so each new character costs one step, not a
+re-read of the whole context.
 """
 from __future__ import annotations
 
@@ -20,13 +12,12 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from .checks import check_int
 from .model import copy_weights, state_io_model, zero_states
-from .vocab import UNK_ID, Vocabulary
+from .vocab import Vocabulary
 
 
 class CharGenerator:
-    """Generates text from a trained training-view character model.
+    """Next-character probabilities of a trained character model, read one piece at a time.
 
     Args:
         model: the trained model (the notebook's training view, ``ids (B, T) -> logits (B, T, V)``).
@@ -39,18 +30,13 @@ class CharGenerator:
         if self.step_model.outputs[0].shape[-1] != vocab.size:
             raise ValueError(f"model predicts {self.step_model.outputs[0].shape[-1]} ids, "
                              f"the vocabulary has {vocab.size}")
-        self._sample = tf.function(self._sample_loop, reduce_retracing=True)
-        self._read_compiled = tf.function(self._read, reduce_retracing=True)  # one trace per input length kind
+        self._read_compiled = tf.function(self._read, reduce_retracing=True)
 
     def update_weights(self, model) -> "CharGenerator":
-        """Copy the current weights of ``model`` (e.g. after another training epoch).
-
-        Reusing one generator this way keeps its compiled sampling loop (no retracing).
-        """
+        """Copy the current weights of ``model`` (same architecture) into the generator; returns it."""
         copy_weights(model, self.step_model)
         return self
 
-    # -- validation -----------------------------------------------------------------
     def encode_prime(self, prime: str) -> np.ndarray:
         """Encode a priming text, refusing empty text and characters outside the vocabulary."""
         if not isinstance(prime, str) or not prime:
@@ -61,18 +47,6 @@ class CharGenerator:
             raise ValueError(f"prime contains characters outside the vocabulary: {unknown}")
         return self.vocab.encode(prime)
 
-    def _check(self, temperature, top_k, length, num_samples, seed=0):
-        if (isinstance(temperature, (bool, np.bool_)) or not isinstance(temperature, (int, float, np.number))
-                or not np.isfinite(temperature) or temperature < 0):
-            raise ValueError(f"temperature must be a number >= 0 (0 = greedy), got {temperature!r}")
-        max_k = self.vocab.size - 1  # [UNK] is never sampled
-        if top_k is not None:
-            check_int(top_k, "top_k", 1, max_k, or_none=True)
-        check_int(length, "length")
-        check_int(num_samples, "num_samples")
-        check_int(seed, "seed", 0, 2**31 - 1)  # the sampler's seed is an int32
-
-    # -- core -----------------------------------------------------------------------
     def _zero_state(self, batch: int):
         return zero_states(self.step_model, batch)
 
@@ -81,12 +55,10 @@ class CharGenerator:
         return logits[:, -1, :], states
 
     def read(self, text: str, states=None) -> tuple[np.ndarray, list]:
-        """Read ``text`` from ``states`` and return the next character's probabilities and the new states.
+        """Read ``text`` from ``states``; return the next character's probabilities and the new states.
 
-        This is the generator's one step, exposed: read a priming text once (``states=None``
-        starts from zeros), then feed each drawn character with the states returned by the
-        previous call. Reading a text in pieces this way gives the same probabilities as
-        reading it whole (the LSTM's ``(h, c)`` of every layer is carried between calls).
+        Reading a text in pieces, each from the states the previous call returned, gives the
+        same probabilities as reading it whole.
 
         Args:
             text: characters to read (non-empty, in-vocabulary).
@@ -107,9 +79,8 @@ class CharGenerator:
 
         Args:
             prefix: the text read so far (non-empty, in-vocabulary).
-            step_by_step: read ``prefix`` one character per call, carrying every layer's
-                ``(h, c)`` from call to call - exactly what :meth:`generate` does - instead
-                of in one call. Both must give the full model's probabilities.
+            step_by_step: read ``prefix`` one character per :meth:`read` call, the states
+                carried, instead of in one call. Both give the full model's probabilities.
 
         Returns:
             float32 array ``(vocab.size,)`` summing to 1 (``[UNK]`` included, not masked).
@@ -122,79 +93,6 @@ class CharGenerator:
             probs, states = self.read(char, states)
         return probs
 
-    def _sample_loop(self, prime_ids, length, temperature, top_k, seed):
-        batch = tf.shape(prime_ids)[0]
-        logits, states = self._read(prime_ids, self._zero_state(batch))
-        out = tf.TensorArray(tf.int32, size=length)
-        unk_mask = tf.one_hot(UNK_ID, self.vocab.size, on_value=-1e9, off_value=0.0)
-        for i in tf.range(length):
-            masked = logits + unk_mask
-            if temperature > 0:
-                kth = tf.math.top_k(masked, k=top_k).values[:, -1:]
-                masked = tf.where(masked < kth, -1e9, masked)
-                nxt = tf.random.stateless_categorical(masked / temperature, 1,
-                                                      seed=tf.stack([seed, i]), dtype=tf.int32)[:, 0]
-            else:
-                nxt = tf.argmax(masked, axis=-1, output_type=tf.int32)
-            out = out.write(i, nxt)
-            logits, states = self._read(nxt[:, None], states)
-        return tf.transpose(out.stack())
-
-    def generate(self, prime: str, length: int = 200, *, temperature: float = 1.0, top_k: int | None = None,
-                 seed: int = 0, num_samples: int = 1) -> list[str]:
-        """Sample ``num_samples`` continuations of ``prime`` in one batch.
-
-        Args:
-            prime: priming text (non-empty, in-vocabulary), e.g. ``"HAMLET:\\n"``.
-            length: characters to generate after the prime.
-            temperature: softmax temperature, >= 0 (0 = greedy).
-            top_k: keep only the ``top_k`` likeliest characters (None = all).
-            seed: sampling seed; the same seed gives the same samples.
-            num_samples: samples drawn in parallel (each row has its own randomness).
-
-        Returns:
-            ``num_samples`` strings, each ``prime`` followed by ``length`` characters.
-        """
-        self._check(temperature, top_k, length, num_samples, seed)
-        prime_ids = np.repeat(self.encode_prime(prime)[None, :], num_samples, axis=0)
-        k = self.vocab.size - 1 if top_k is None else int(top_k)
-        ids = self._sample(tf.constant(prime_ids, tf.int32), tf.constant(length, tf.int32),
-                           tf.constant(float(temperature)), tf.constant(k, tf.int32),
-                           tf.constant(int(seed), tf.int32)).numpy()
-        return [prime + self.vocab.decode(row) for row in ids]
-
-
-class WindowedGenerator:
-    """Reference sampler in the style of the Keras example: for every new character, re-feed
-    the last ``window`` characters through the full model (O(window) work per character).
-
-    For a fair speed comparison the full model is called through one ``tf.function`` on a
-    fixed ``(1, window)`` shape, created (and traced on first use) once per generator, so
-    repeated calls - e.g. a warm-up and a timed run - never retrace.
-
-    Args:
-        model: the trained model (training view).
-        vocab: its vocabulary.
-        window: characters of context re-fed for every new character (>= 1).
-    """
-
-    def __init__(self, model, vocab: Vocabulary, window: int = 100):
-        check_int(window, "window")
-        self.vocab, self.window = vocab, int(window)
-        self._forward = tf.function(lambda x: tf.nn.softmax(model(x, training=False)[0, -1]))
-
-    def generate(self, prime: str, length: int, seed: int = 0) -> str:
-        """``prime`` (at least ``window`` characters) followed by ``length`` sampled characters."""
-        if len(prime) < self.window:
-            raise ValueError(f"prime must hold at least window={self.window} characters, got {len(prime)}")
-        rng = np.random.default_rng(seed)
-        ids = list(self.vocab.encode(prime))
-        for _ in range(length):
-            p = self._forward(tf.constant([ids[-self.window:]], tf.int32)).numpy().astype(np.float64)
-            p[UNK_ID] = 0.0
-            ids.append(int(rng.choice(len(p), p=p / p.sum())))
-        return self.vocab.decode(ids)
-
 
 #: A word: letters, optionally with one inner apostrophe ("o'er", "Tybalt's").
 WORD_PATTERN = r"[A-Za-z]+(?:'[A-Za-z]+)?"
@@ -206,7 +104,7 @@ def play_likeness(sample: str, known_words: set[str] | frozenset[str], prime: st
     """How much a generated sample looks like a play: a regression check for generation.
 
     Args:
-        sample: generated text, starting with ``prime`` (as :meth:`CharGenerator.generate` returns it).
+        sample: generated text, starting with ``prime``.
         known_words: the words of the training text (e.g. ``set(re.findall(WORD_PATTERN, text))``).
         prime: the priming text; it is left out of every count.
 

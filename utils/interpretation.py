@@ -1,10 +1,9 @@
-"""Looking inside a trained LSTM: gate saturation and which cells track which feature of the text.
+"""Looking inside a trained LSTM: which memory cells track which feature of the text.
 
 After Karpathy, Johnson & Fei-Fei (2015), "Visualizing and Understanding Recurrent Networks":
-how often each gate is saturated, and the Pearson correlation of each memory cell with simple,
-interpretable features of the characters it reads (position in the line, speaker names, ...).
-The activations come from :func:`utils.lstm_numpy.lstm_forward` (or from Keras); this module
-only analyses arrays and text, it runs no model.
+the Pearson correlation of each memory cell with simple, interpretable features of the
+characters it reads (position in the line, speaker names, ...). This module only analyses
+arrays and text; it runs no model.
 """
 
 from __future__ import annotations
@@ -14,37 +13,7 @@ import re
 import numpy as np
 import pandas as pd
 
-__all__ = ["gate_saturation", "text_features", "correlate_cells"]
-
-
-def gate_saturation(gate, low: float = 0.1, high: float = 0.9):
-    """How often each unit's gate is saturated (Karpathy et al. 2015, fig. 3).
-
-    Parameters
-    ----------
-    gate : array (..., H)
-        Gate activations in (0, 1), e.g. ``cache["f"]`` of shape (B, T, H);
-        all leading axes are pooled.
-    low, high : float
-        A gate value ``< low`` counts as left-saturated ("closed"), ``> high``
-        as right-saturated ("open").
-
-    Returns
-    -------
-    frac_left, frac_right : arrays (H,), float64 in [0, 1]
-        Per unit, the fraction of all (batch, time) entries below ``low`` and
-        above ``high``. A forget-gate unit with ``frac_right`` near 1 is an
-        "integrator" that keeps its memory for a long time.
-    """
-    gate = np.asarray(gate)
-    if gate.ndim < 1 or gate.size == 0:
-        raise ValueError(f"gate must be a non-empty array (..., H), got shape {gate.shape}")
-    if not low < high:
-        raise ValueError(f"need low < high, got low={low}, high={high}")
-    flat = gate.reshape(-1, gate.shape[-1])                   # (N, H)
-    frac_left = np.mean(flat < low, axis=0)
-    frac_right = np.mean(flat > high, axis=0)
-    return frac_left, frac_right
+__all__ = ["text_features", "correlate_cells"]
 
 
 # A speaker line: an all-caps name (letters, digits for e.g. "KING HENRY VI",

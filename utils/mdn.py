@@ -282,14 +282,13 @@ def _lstm_layers(model):
     return layers, model.get_layer("mdn")
 
 
-def _draw(p, rng):
-    """One ``(dx, dy, eos)`` per row from NumPy mixture params ``(S, M)`` / ``(S, 1)``."""
-    n = len(p["pi"])
-    cum = np.cumsum(p["pi"].astype(np.float64), axis=-1)
-    k = np.minimum((rng.random((n, 1)) * cum[:, -1:] > cum).sum(axis=-1), cum.shape[1] - 1)
+def _draw(p, components, rng):
+    """One ``(dx, dy, eos)`` per row from NumPy mixture params ``(S, M)`` / ``(S, 1)`` and the
+    chosen component of each row, ``components`` int ``(S,)``."""
+    n = len(components)
     rows = np.arange(n)
-    mu1, mu2 = p["mu1"][rows, k], p["mu2"][rows, k]
-    s1, s2, rho = p["sigma1"][rows, k], p["sigma2"][rows, k], p["rho"][rows, k]
+    mu1, mu2 = p["mu1"][rows, components], p["mu2"][rows, components]
+    s1, s2, rho = p["sigma1"][rows, components], p["sigma2"][rows, components], p["rho"][rows, components]
     z1, z2 = rng.standard_normal(n), rng.standard_normal(n)
     dx = mu1 + s1 * z1
     dy = mu2 + s2 * (rho * z1 + np.sqrt(1.0 - rho * rho) * z2)
@@ -297,32 +296,33 @@ def _draw(p, rng):
     return np.stack([dx, dy, eos], axis=-1).astype(np.float32)
 
 
-def sample_mdn(model, n_steps: int, bias: float = 0.0, seed: int = 0, prime=None,
+def sample_mdn(model, n_steps: int, *, sample_categorical, bias: float = 0.0, seed: int = 0, prime=None,
                num_samples: int = 1) -> np.ndarray:
     """Generate offsets one step at a time, carrying LSTM state (Graves section 4, 5.4).
 
-    The model is run cell by cell: first on the start row
-    (:data:`utils.handwriting.START_ROW`, as in training), then on
-    the ``prime`` offsets if given, then on each sampled offset, so the cost is
-    linear in ``n_steps``. ``num_samples`` independent samples run as one batch.
+    The model reads the start row (:data:`utils.handwriting.START_ROW`, as in training),
+    then ``prime`` if given, then each sampled offset. ``num_samples`` samples run as one batch.
 
     Args:
         model: a model from :func:`build_mdn_model` (trained on ``make_pairs`` inputs).
         n_steps: number of offsets to generate (int >= 1).
-        bias: sampling bias b >= 0 (see :func:`mixture_params`); 0 samples the
-            trained distribution, larger b gives smoother, less varied strokes.
-        seed: NumPy RNG seed; same seed, same model -> same samples.
-        prime: optional ``(P, 3)`` offsets (model units) to condition on; the
-            output continues after them.
+        sample_categorical: ``sample_categorical(logits, temperature, rng) -> int``: draws the
+            mixture component of each row from the unbiased mixture logits (float64 ``(M,)``) at
+            temperature ``1 / (1 + bias)``, with ``rng`` a :class:`numpy.random.Generator`.
+        bias: sampling bias b >= 0: the mixture weights' temperature and ``sigma = exp(sigma_hat - b)``
+            (:func:`mixture_params`); 0 samples the trained distribution.
+        seed: NumPy RNG seed; same seed, same model, same ``sample_categorical`` -> same samples.
+        prime: optional ``(P, 3)`` offsets (model units) to condition on; the output continues after them.
         num_samples: independent samples drawn together (int >= 1).
 
     Returns:
         float32 ``(n_steps, 3)`` sampled ``(dx, dy, end_of_stroke)`` in model units
-        (``(num_samples, n_steps, 3)`` when ``num_samples > 1``); invert the
-        normaliser to get dataset units. Generation does not stop at an end-of-stroke.
+        (``(num_samples, n_steps, 3)`` when ``num_samples > 1``); invert the normaliser for
+        dataset units. Generation does not stop at an end-of-stroke.
 
     Raises:
-        ValueError: bad ``n_steps``, ``num_samples``, ``bias`` or ``prime`` shape.
+        ValueError: bad ``n_steps``, ``num_samples``, ``bias`` or ``prime`` shape, or a component
+            id outside ``[0, M)`` from ``sample_categorical``.
     """
     check_int(n_steps, "n_steps")
     check_int(num_samples, "num_samples")
@@ -345,10 +345,15 @@ def sample_mdn(model, n_steps: int, bias: float = 0.0, seed: int = 0, prime=None
     for row in feed:                                   # condition on the start row and the prime
         raw = step(ops.convert_to_tensor(np.repeat(row[None], num_samples, axis=0)))
     rng = np.random.default_rng(seed)
+    temperature = 1.0 / (1.0 + bias)
     out = np.zeros((num_samples, n_steps, 3), np.float32)
     for t in range(n_steps):
         p = {k: ops.convert_to_numpy(v) for k, v in mixture_params(raw, bias=bias).items()}
-        out[:, t] = _draw(p, rng)
+        pi_logits = ops.convert_to_numpy(_split_raw(raw)[1]).astype(np.float64)      # (S, M), unbiased
+        components = np.array([int(sample_categorical(row, temperature, rng)) for row in pi_logits])
+        if components.min() < 0 or components.max() >= pi_logits.shape[1]:
+            raise ValueError(f"sample_categorical returned a component outside [0, {pi_logits.shape[1]})")
+        out[:, t] = _draw(p, components, rng)
         raw = step(ops.convert_to_tensor(out[:, t]))
     return out[0] if num_samples == 1 else out
 

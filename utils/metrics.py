@@ -37,8 +37,3 @@ class BitsPerCharacter(keras.metrics.Mean):
     def get_config(self):
         return {**super().get_config(), "from_logits": self.from_logits}
 
-
-def scores_from_nats(nats_per_char: float, accuracy: float | None = None) -> dict[str, float]:
-    """``{"bpc", "nats", "perplexity", "accuracy"}`` from a mean cross-entropy in nats/char."""
-    return {"bpc": nats_per_char / LN2, "nats": nats_per_char, "perplexity": math.exp(nats_per_char),
-            "accuracy": accuracy if accuracy is not None else float("nan")}

@@ -99,87 +99,6 @@ def stateful_model(model: keras.Model, batch_size: int) -> keras.Model:
                                     clone_function=lambda layer: _clone_layer(layer, stateful=True))
 
 
-def unrolled_model(model: keras.Model, seq_len: int) -> keras.Model:
-    """``model`` with every LSTM loop unrolled over a fixed ``seq_len`` (same weights, copied).
-
-    A speed experiment for the CPU (``benchmarks/benchmark.py --unroll``): the time loop becomes
-    ``seq_len`` explicit steps that the graph optimiser (or XLA) can see whole. It takes inputs of
-    exactly ``(B, seq_len)`` and is not cuDNN-compatible, so the notebook keeps the plain model.
-    """
-    _check_model(model)
-    seq_len = check_int(seq_len, "seq_len")
-    ids = keras.Input(shape=(seq_len,), dtype="int32", name="ids")
-    view = keras.models.clone_model(model, input_tensors=ids,
-                                    clone_function=lambda layer: _clone_layer(layer, unroll=True))
-    return copy_weights(model, view)
-
-
-class HoistedLSTM(layers.Layer):
-    """A ``keras.layers.LSTM``'s forward pass with the input projection hoisted out of the time loop.
-
-    Keras' LSTM multiplies ``x_t K`` inside its loop, one time step at a time; here
-    ``x K + b`` is one large product over all time steps ``(B*T, D) x (D, 4H)``, and only
-    ``h_{t-1} R`` stays in the loop (a ``tf.while_loop``). Same gates (i, f, c, o; sigmoid and
-    tanh), zero initial state, whole sequence out, and the *source layer's own variables*, so
-    outputs and gradients equal the source layer's (tested to 1e-5). A CPU speed experiment
-    (``benchmarks/benchmark.py --hoist``); only the default LSTM settings are supported.
-
-    Args:
-        source: a built ``keras.layers.LSTM`` with Keras' default activations, a bias,
-            ``return_sequences=True`` and no dropout, masking, reversal or statefulness.
-    """
-
-    def __init__(self, source, **kwargs):
-        cell = source.cell
-        unsupported = {"activation": cell.activation is not keras.activations.tanh,
-                       "recurrent_activation": cell.recurrent_activation is not keras.activations.sigmoid,
-                       "use_bias": not cell.use_bias, "dropout": bool(cell.dropout or cell.recurrent_dropout),
-                       "return_sequences": not source.return_sequences, "return_state": source.return_state,
-                       "go_backwards": source.go_backwards, "stateful": source.stateful}
-        if any(unsupported.values()):
-            raise ValueError(f"HoistedLSTM supports the default LSTM settings only; {source.name!r} differs in "
-                             f"{[name for name, bad in unsupported.items() if bad]}")
-        super().__init__(name=source.name + "_hoisted", **kwargs)
-        self.source = source
-
-    def call(self, x):
-        import tensorflow as tf
-
-        cell = self.source.cell
-        z_in = tf.transpose(tf.einsum("btd,dg->btg", x, cell.kernel) + cell.bias, [1, 0, 2])  # (T, B, 4H)
-        steps, zero = tf.shape(z_in)[0], tf.zeros((tf.shape(x)[0], cell.units), x.dtype)
-        z_steps = tf.TensorArray(x.dtype, size=steps).unstack(z_in)
-
-        def step(t, h, c, hs):
-            i, f, g, o = tf.split(z_steps.read(t) + tf.matmul(h, cell.recurrent_kernel), 4, axis=-1)
-            c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-            h = tf.sigmoid(o) * tf.tanh(c)
-            return t + 1, h, c, hs.write(t, h)
-
-        *_, hs = tf.while_loop(lambda t, *_: t < steps, step, (0, zero, zero, tf.TensorArray(x.dtype, size=steps)))
-        return tf.transpose(hs.stack(), [1, 0, 2])  # (B, T, H)
-
-
-def hoisted_model(model: keras.Model) -> keras.Model:
-    """``model`` with every LSTM layer computed by :class:`HoistedLSTM` (same layers, same weights).
-
-    A speed experiment for the CPU (``benchmarks/benchmark.py --hoist``): the view *shares* every
-    layer, and so every weight, with ``model``; training it trains ``model``.
-    """
-    _check_model(model)
-
-    def call(layer, *args, **kwargs):
-        if not isinstance(layer, layers.LSTM):
-            return layer(*args, **kwargs)
-        if kwargs.get("mask") is not None or kwargs.get("initial_state") is not None:
-            raise ValueError(f"HoistedLSTM supports neither masks nor initial states ({layer.name!r} gets one)")
-        return HoistedLSTM(layer)(*args)
-
-    ids = keras.Input(shape=(None,), dtype="int32", name="ids")
-    logits = model._run_through_graph(ids, operation_fn=lambda layer: layer, call_fn=call)
-    return keras.Model(ids, logits, name=model.name + "_hoisted")
-
-
 def zero_states(step_model: keras.Model, batch_size: int) -> list:
     """Zero ``[h_1, c_1, ..., h_L, c_L]`` (each ``(batch_size, H)``) for a stateful-I/O model."""
     import tensorflow as tf
@@ -205,12 +124,10 @@ def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:
 def lstm_flops_per_char(model: keras.Model) -> float:
     """Forward FLOPs per character of the LSTM layers' matrix products (``x_t K`` and ``h_{t-1} R``).
 
-    Two FLOPs per multiply-add, read from the kernels' shapes; works for the plain model and its
-    views (:class:`HoistedLSTM` counts as its source layer).
+    Two FLOPs per multiply-add, read from the kernels' shapes; works for the plain model and its views.
     """
     forward = 0.0
     for layer in model.layers:
-        layer = layer.source if isinstance(layer, HoistedLSTM) else layer
         if isinstance(layer, layers.LSTM):
             forward += 2 * (math.prod(layer.cell.kernel.shape) + math.prod(layer.cell.recurrent_kernel.shape))
     return forward

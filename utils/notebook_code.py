@@ -18,8 +18,6 @@ import nbformat
 
 #: The assignment notebook, next to ``utils/``.
 NOTEBOOK = Path(__file__).resolve().parents[1] / "Assignment_4.ipynb"
-#: The generated student version (``make student``), used for the parameters when it is the only notebook.
-STUDENT_NOTEBOOK = NOTEBOOK.with_name("Assignment_4_student.ipynb")
 SHARED_TAG = "shared-code"
 PARAMETERS_TAG = "parameters"
 
@@ -59,11 +57,9 @@ def shared_code(path: str | Path = NOTEBOOK) -> SimpleNamespace:
 def notebook_parameters(path: str | Path | None = None) -> dict:
     """The default values of the notebook's ``parameters`` cell: ``{NAME: value}`` (upper-case names).
 
-    ``path`` defaults to the reference notebook, or to the student version when a student has only that one
-    (their parameters cells are the same).
+    ``path`` defaults to ``Assignment_4.ipynb`` beside ``utils/`` (the reference, or the student release:
+    their parameters cells are the same).
     """
-    if path is None:
-        path = NOTEBOOK if NOTEBOOK.exists() or not STUDENT_NOTEBOOK.exists() else STUDENT_NOTEBOOK
-    path = Path(path).resolve()
+    path = Path(path or NOTEBOOK).resolve()
     names = _run(PARAMETERS_TAG, str(path), path.stat().st_mtime)
     return {k: v for k, v in names.items() if k.isupper()}

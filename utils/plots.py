@@ -167,33 +167,6 @@ def plot_cell_heatmap(values: np.ndarray, text: str, cells, ax=None, width: int 
     return ax
 
 
-GATE_COLORS = {"input": "C0", "forget": "C1", "output": "C2"}
-
-
-def plot_gate_saturation(fractions: dict[str, tuple[np.ndarray, np.ndarray]], ax=None,
-                         title: str | None = None):
-    """Per unit: fraction of time left-saturated (x) vs right-saturated (y), one colour per gate.
-
-    Pass one gate per Axes (``{name: fractions[name]}``) to keep the gates apart: drawn
-    on one Axes their clouds hide each other. A gate keeps its colour
-    (:data:`GATE_COLORS`) in every panel; the legend is drawn only for several gates.
-
-    Args:
-        fractions: ``{gate name: (frac_left (H,), frac_right (H,))}``
-            (see :func:`utils.interpretation.gate_saturation`).
-    """
-    ax = _axes(ax)
-    for i, (name, (left, right)) in enumerate(fractions.items()):
-        ax.scatter(left, right, s=10, alpha=0.6, label=name, color=GATE_COLORS.get(name, f"C{i + 3}"))
-    ax.plot([0, 1], [1, 0], ls=":", color="gray")
-    ax.set_xlim(-0.02, 1.02)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_aspect("equal", adjustable="box")
-    return _label(ax, "fraction of time steps\nleft-saturated (gate < 0.1)",
-                  "fraction of time steps\nright-saturated (gate > 0.9)",
-                  title or "Gate saturation per unit", legend=len(fractions) > 1)
-
-
 def plot_pen_strokes(points: np.ndarray, pen_up: np.ndarray, ax=None, title: str | None = None,
                      color=None, label: str | None = None, show_jumps: bool = True, linestyle: str = "-",
                      linewidth: float = 1.5):

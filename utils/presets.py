@@ -64,6 +64,15 @@ PRESETS: dict[str, dict] = {
         "params": {**_GPU_MODEL, "BATCH_SIZE": 128, "LEARNING_RATE": 6e-3, "EPOCHS": 30,
                    "STEPS_PER_EPOCH": 150},
     },
+    "grading": {
+        "description": "A tiny budget for autograding and tests: the default model, 2 x 100 training steps, "
+                       "every other section shrunk; the checks tuned to the default budget are skipped.",
+        "expected": "Expected: the whole notebook in a few minutes on 2 CPU cores; a model that has only "
+                    "begun to learn (validation about 3 bits/char).",
+        "params": {"EPOCHS": 2, "STEPS_PER_EPOCH": 100, "TBPTT_EPOCHS": 1, "TBPTT_STEPS_PER_EPOCH": 10,
+                   "NGRAM_ORDERS": (3, 5), "DYNAMIC_CHARS": 20_000, "MEMORY_LENGTHS": (100,),
+                   "BENCHMARK": False, "MDN_EPOCHS": 3},
+    },
 }
 
 

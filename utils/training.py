@@ -1,12 +1,11 @@
-"""Training plumbing for the notebook's ``model.fit``: callbacks, resume, the run record.
+"""Training plumbing for the notebook's ``model.fit``: the run folder, callbacks, resume.
 
-The notebook compiles its model and calls ``model.fit`` itself; this module gives that
-call its callbacks (:func:`run_callbacks`) and reads the result back (:func:`finish_run`).
-
-A *run folder* (``runs/<name>``, git-ignored) holds everything a run produced:
+:func:`start_run` picks the run folder of a model and its settings and gives the
+callbacks for ``model.fit``; :meth:`TrainingRun.finish` returns the best checkpoint
+and the history. A *run folder* (``runs/<name>``, git-ignored) holds:
 
 =====================  =========================================================
-``params.json``        the notebook parameters of the run
+``params.json``        the run's key: parameters, model fingerprint, budget
 ``history.csv``        one row per finished epoch (loss, accuracy, bpc, val_*, time_s)
 ``best.keras``         the model with the lowest validation bpc so far
 ``backup/``            Keras' BackupAndRestore state while training is unfinished
@@ -14,11 +13,8 @@ A *run folder* (``runs/<name>``, git-ignored) holds everything a run produced:
 ``metrics.json``       final held-out metrics, written by :func:`write_json`
 =====================  =========================================================
 
-Interrupting training (the stop button, a crash, a closed laptop) and running the
-same cell again resumes from the last finished epoch: ``BackupAndRestore`` restores
-the weights, the optimizer state and the epoch counter, and the CSV log is appended
-to. Running it again *after* training finished does not retrain: it reloads the
-best checkpoint and the history.
+An interrupted ``fit`` resumes from the last finished epoch when it is called again
+with the run's callbacks; a finished run is reloaded instead of trained again.
 """
 from __future__ import annotations
 
@@ -38,13 +34,100 @@ from .checks import check_int
 HISTORY = "history.csv"
 BEST = "best.keras"
 DONE = "training_done.json"
+NOT_TRAINED = ("model.fit has not trained this run: call model.fit(...) with callbacks=run.callbacks in the "
+               "cell above")
+
+
+# -- fingerprint of the model as it runs -------------------------------------------------------------
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.dtype):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _without_name(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k != "name"}
+
+
+def _by_index(value, index: dict):
+    """``value`` (a functional model's config) with layer names in ``keras_history`` replaced by indices."""
+    if isinstance(value, dict):
+        return {k: ([index[v[0]], *v[1:]] if k == "keras_history" else _by_index(v, index))
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_by_index(v, index) for v in value]
+    return value
+
+
+def model_fingerprint(model: keras.Model) -> str:
+    """SHA-256 (hex) of a built, compiled model: what it computes and how it is trained.
+
+    Covers, per layer of ``model.layers``: class name, ``get_config()`` without ``"name"``,
+    the indices of the layers it reads (connectivity) and its weight shapes and dtypes; the
+    model's outputs; the optimizer's config (schedule, clipping) without ``"name"``; the loss
+    and the compiled metrics. Layer names (auto-numbered or not) do not count.
+
+    Raises:
+        ValueError: the model is not compiled.
+    """
+    if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", False):
+        raise ValueError("compile the model before taking its fingerprint (model.compile or compile_model)")
+    index = {layer.name: i for i, layer in enumerate(model.layers)}
+    sequential = isinstance(model, keras.Sequential)  # its layers read each other in order
+    config = {}
+    if not sequential:
+        try:
+            config = model.get_config() or {}
+        except NotImplementedError:  # a subclassed model without get_config: layers and weights only
+            pass
+    inbound = {entry["name"]: entry.get("inbound_nodes") for entry in config.get("layers", [])}
+    layers = [{"class": type(layer).__name__, "config": _without_name(layer.get_config()),
+               "inbound": [i - 1] if sequential else _by_index(inbound.get(layer.name), index),
+               "weights": [[list(w.shape), str(w.dtype)] for w in layer.weights]}
+              for i, layer in enumerate(model.layers)]
+    outputs = config.get("output_layers")
+    if outputs:
+        outputs = outputs if isinstance(outputs[0], list) else [outputs]  # one output: [name, node, tensor]
+        outputs = [[index[name], *rest] for name, *rest in outputs]
+    compiled = model.get_compile_config() or {}
+    record = {"layers": layers, "outputs": outputs,
+              "optimizer": [type(model.optimizer).__name__, _without_name(model.optimizer.get_config())],
+              **{key: compiled.get(key) for key in ("loss", "loss_weights", "metrics", "weighted_metrics")}}
+    return hashlib.sha256(json.dumps(record, sort_keys=True, default=_json_default).encode()).hexdigest()
+
+
+# -- callbacks ----------------------------------------------------------------------------------------
+class BudgetCheck(keras.callbacks.Callback):
+    """Refuses a ``fit`` call whose epochs or steps per epoch differ from the budget, before any step.
+
+    Raises:
+        ValueError: in ``on_train_begin``, when Keras' ``params`` have no ``steps`` (a repeating
+            dataset without ``steps_per_epoch``) or other ``epochs`` / ``steps``.
+    """
+
+    def __init__(self, epochs: int, steps_per_epoch: int):
+        super().__init__()
+        self.epochs = check_int(epochs, "epochs")
+        self.steps_per_epoch = check_int(steps_per_epoch, "steps_per_epoch")
+
+    def on_train_begin(self, logs=None):
+        epochs, steps = self.params.get("epochs"), self.params.get("steps")
+        if steps is None:
+            raise ValueError("train_ds repeats forever: pass steps_per_epoch=STEPS_PER_EPOCH, "
+                             "or fit never ends")
+        wrong = [f"model.fit got {arg}={got}, the budget is {name}={want}" for arg, got, name, want in
+                 (("epochs", epochs, "EPOCHS", self.epochs),
+                  ("steps_per_epoch", steps, "STEPS_PER_EPOCH", self.steps_per_epoch)) if got != want]
+        if wrong:
+            raise ValueError("; ".join(wrong) + ": pass epochs=EPOCHS, steps_per_epoch=STEPS_PER_EPOCH")
 
 
 class EpochClock(keras.callbacks.Callback):
-    """Adds ``time_s`` (cumulative training wall-clock seconds) to every epoch's logs.
+    """Adds ``time_s`` (cumulative training seconds, continuing ``start_s``) to every epoch's logs.
 
-    Place it *before* ``CSVLogger`` so the column reaches ``history.csv``. On a resumed
-    run it continues from the time recorded in the existing history.
+    Place it before ``CSVLogger`` so the column reaches ``history.csv``.
     """
 
     def __init__(self, start_s: float = 0.0):
@@ -61,7 +144,7 @@ class EpochClock(keras.callbacks.Callback):
 
 
 class ProgressPrinter(keras.callbacks.Callback):
-    """Prints one short line per epoch: losses in bits per character, accuracy, time."""
+    """Prints one line per epoch: bits per character (train, valid), valid accuracy, time."""
 
     def __init__(self, epochs: int, print_fn=print):
         super().__init__()
@@ -75,24 +158,6 @@ class ProgressPrinter(keras.callbacks.Callback):
                       f"[{logs.get('time_s', math.nan):.0f} s]")
 
 
-class SampleEveryEpoch(keras.callbacks.Callback):
-    """Prints a short, seeded sample after every epoch, so you can watch the model learn.
-
-    Args:
-        sample_fn: ``sample_fn(model) -> str``, e.g. a closure over
-            :func:`utils.generation.generate`.
-        print_fn: where the sample goes.
-    """
-
-    def __init__(self, sample_fn, print_fn=print):
-        super().__init__()
-        self.sample_fn, self.print_fn = sample_fn, print_fn
-
-    def on_epoch_end(self, epoch, logs=None):
-        sample = self.sample_fn(self.model)
-        self.print_fn("    | " + sample.replace("\n", "\n    | "))
-
-
 class ResetStatesEachEpoch(keras.callbacks.Callback):
     """Zero the carried LSTM state at the start of every epoch (stateful training)."""
 
@@ -103,26 +168,25 @@ class ResetStatesEachEpoch(keras.callbacks.Callback):
 
 
 class StreamValidation(keras.callbacks.Callback):
-    """Validation with carried state: scores the validation ids as contiguous streams.
+    """Adds ``val_bpc``, ``val_loss`` (nats) and ``val_accuracy`` to every epoch's logs.
 
-    At the end of every epoch the current weights are copied into a
-    :class:`utils.evaluation.StreamScorer` (built once, when training starts, from the
-    model being trained) that reads ``ids`` as ``batch_size`` long streams with the LSTM
-    state carried - the same scoring as the final held-out evaluation - and adds
-    ``val_bpc``, ``val_loss`` (nats) and ``val_accuracy`` to the epoch's logs. Works for
-    stateless and Keras-stateful models alike (the scorer is never stateful, so a
-    stateful model's training state is not disturbed). Place it before the callbacks
-    that read those logs (:func:`run_callbacks` does).
+    Scores ``ids`` as ``batch_size`` contiguous streams read in chunks of ``chunk_len`` with
+    the LSTM state carried (:class:`utils.evaluation.StreamScorer`, built once), bits per
+    character by ``bits_per_char(log_p)``. Works for stateless and stateful models.
     """
 
-    def __init__(self, ids: np.ndarray, batch_size: int = 16, chunk_len: int = 256):
+    def __init__(self, ids: np.ndarray, bits_per_char, batch_size: int = 16, chunk_len: int = 256):
         super().__init__()
-        self.ids, self.batch_size, self.chunk_len = ids, batch_size, chunk_len
+        if not callable(bits_per_char):
+            raise TypeError(f"bits_per_char must be a function of log_p, got {type(bits_per_char).__name__}")
+        self.ids, self.bits_per_char = ids, bits_per_char
+        self.batch_size, self.chunk_len = batch_size, chunk_len
         self.scorer = None
 
     def on_train_begin(self, logs=None):
         from .evaluation import StreamScorer
 
+        self.bits_per_char(np.full(2, -math.log(2.0)))  # one that raises does so now, not after an epoch
         if self.scorer is None:
             self.scorer = StreamScorer(self.model)
 
@@ -130,15 +194,42 @@ class StreamValidation(keras.callbacks.Callback):
         from .evaluation import summarize
 
         self.scorer.update_weights(self.model)
-        scores = summarize(*self.scorer.log_probs(self.ids, self.batch_size, self.chunk_len))
+        log_p, correct = self.scorer.log_probs(self.ids, self.batch_size, self.chunk_len)
+        scores = summarize(log_p, correct, bits_per_char=self.bits_per_char)
         if logs is not None:
             logs.update(val_bpc=scores["bpc"], val_loss=scores["nats"], val_accuracy=scores["accuracy"])
 
 
-def read_history(run_dir: str | Path) -> pd.DataFrame:
-    """The run's ``history.csv`` as a DataFrame indexed by epoch (1-based); empty if none.
+class _RunRecorder(keras.callbacks.Callback):
+    """Counts the batches and epochs a ``fit`` trains for its :class:`TrainingRun`, writes
+    ``training_done.json`` when ``fit`` returns, and makes ``fit`` of a complete run a no-op."""
 
-    If an interrupted epoch was logged twice, the last row of each epoch wins.
+    def __init__(self, run: "TrainingRun"):
+        super().__init__()
+        self.run = run
+
+    def on_train_begin(self, logs=None):
+        if run_status(self.run.dir) == "complete":  # nothing to train: the loop runs no epoch
+            self.model._initial_epoch = self.params["epochs"]
+
+    def on_epoch_end(self, epoch, logs=None):  # no batch hook: one would make Keras wait for every step
+        self.run.epochs_trained += 1
+        self.run.steps_trained += self.params["steps"]  # BudgetCheck made it steps_per_epoch
+
+    def on_train_end(self, logs=None):
+        self.model._initial_epoch = None  # BackupAndRestore and this callback set it for one fit only
+        history = read_history(self.run.dir)
+        if len(history) and (self.run.dir / BEST).is_file() and not (self.run.dir / DONE).is_file():
+            write_json(self.run.dir / DONE, {"epochs_run": len(history), "epochs_budget": self.run.epochs,
+                                             "stopped_early": len(history) < self.run.epochs})
+
+
+# -- run folders --------------------------------------------------------------------------------------
+def read_history(run_dir: str | Path) -> pd.DataFrame:
+    """The run's ``history.csv`` indexed by epoch (1-based); empty if none. The last row of an epoch wins.
+
+    Raises:
+        ValueError: the file is damaged (names the path and the fix).
     """
     path = Path(run_dir) / HISTORY
     if not path.is_file() or path.stat().st_size == 0:
@@ -155,28 +246,8 @@ def read_history(run_dir: str | Path) -> pd.DataFrame:
     return history.drop_duplicates("epoch", keep="last").set_index("epoch")
 
 
-#: The modules whose code decides what a training run computes (part of the run-folder key).
-RUN_CODE = ("model.py", "metrics.py", "training.py", "pipelines.py", "vocab.py", "corpus.py", "splits.py",
-            "evaluation.py", "checks.py")
-
-
-def code_fingerprint() -> str:
-    """SHA-256 of the code a training run depends on: :data:`RUN_CODE` and the notebook's
-    ``shared-code`` cells (its model definition and compile step)."""
-    from .notebook_code import SHARED_TAG, tagged_sources
-
-    utils_dir = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for name in RUN_CODE:
-        digest.update((utils_dir / name).read_bytes())
-    for source in tagged_sources(SHARED_TAG):
-        digest.update(source.encode())
-    return digest.hexdigest()
-
-
 def run_folder_name(params: dict) -> str:
-    """``"run-<10 hex digits>"``: a key of the run's parameters (JSON, sorted), so that a run with
-    other settings, data or code (put its fingerprint in ``params``) never shares a folder."""
+    """``"run-<10 hex digits>"``: a hash of ``params`` (JSON, sorted keys)."""
     return "run-" + hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -184,8 +255,7 @@ def prepare_run_dir(run_dir: str | Path, params: dict) -> Path:
     """Create the run folder and write ``params.json``; refuse a folder of other parameters.
 
     Raises:
-        ValueError: the folder holds a run made with different parameters (so its
-            checkpoint and history would be mixed with this run's).
+        ValueError: the folder holds a run of other parameters, or its ``params.json`` is damaged.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -207,101 +277,103 @@ def prepare_run_dir(run_dir: str | Path, params: dict) -> Path:
 
 
 def run_status(run_dir: str | Path) -> str:
-    """``"complete"`` (training finished), ``"partial"`` (some epochs logged) or ``"new"``."""
+    """``"complete"`` (``fit`` returned), ``"partial"`` (some epochs logged) or ``"new"``."""
     run_dir = Path(run_dir)
     if (run_dir / DONE).is_file() and (run_dir / BEST).is_file():
         return "complete"
     return "partial" if len(read_history(run_dir)) else "new"
 
 
-def run_callbacks(run_dir: str | Path, *, epochs: int, patience: int = 3, extra_callbacks=(),
-                  print_fn=print, validation_callback: keras.callbacks.Callback | None = None) -> list:
-    """The callbacks that make ``model.fit`` resumable and record the run in ``run_dir``.
+class TrainingRun:
+    """One training run in its folder; made by :func:`start_run`.
 
-    In order: ``validation_callback`` (e.g. :class:`StreamValidation`, which adds ``val_*``
-    to the logs), :class:`EpochClock`, ``BackupAndRestore`` (resume after an interruption),
-    ``CSVLogger`` (``history.csv``), ``ModelCheckpoint`` (``best.keras``, lowest validation
-    bpc), ``EarlyStopping`` (on validation bpc, ``patience`` epochs), :class:`ProgressPrinter`,
-    then ``extra_callbacks`` (e.g. :class:`SampleEveryEpoch`). A partial run's history and
-    best validation bpc are picked up, so the checkpoint only improves.
+    Attributes:
+        dir: the run folder (:class:`pathlib.Path`).
+        needs_training: False when the run is complete (it is reloaded, not trained again).
+        callbacks: for ``model.fit``, in order: :class:`BudgetCheck`, :class:`StreamValidation`,
+            :class:`EpochClock`, ``BackupAndRestore``, ``CSVLogger``, ``ModelCheckpoint`` (lowest
+            ``val_bpc``), ``EarlyStopping``, :class:`ProgressPrinter` and a recorder. With them,
+            ``fit`` of a complete run trains nothing.
+        steps_trained: batches trained in this kernel by ``fit`` with these callbacks.
+        epochs_trained: epochs finished in this kernel.
     """
-    epochs, patience = check_int(epochs, "epochs"), check_int(patience, "patience")
-    run_dir = Path(run_dir)
-    previous = read_history(run_dir)
-    best_so_far = float(previous["val_bpc"].min()) if len(previous) else None
-    return [
-        # the validation callback goes first so that EpochClock's time_s includes it, as it includes
-        # Keras' own validation for a stateless model
-        *([validation_callback] if validation_callback is not None else []),
-        EpochClock(start_s=float(previous["time_s"].iloc[-1]) if len(previous) else 0.0),
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), save_freq="epoch", delete_checkpoint=True),
-        keras.callbacks.CSVLogger(str(run_dir / HISTORY), append=True),
-        keras.callbacks.ModelCheckpoint(str(run_dir / BEST), monitor="val_bpc", mode="min",
-                                        save_best_only=True, initial_value_threshold=best_so_far),
-        keras.callbacks.EarlyStopping(monitor="val_bpc", mode="min", patience=patience),
-        ProgressPrinter(epochs, print_fn=print_fn),
-        *extra_callbacks,
-    ]
+
+    def __init__(self, run_dir: Path, *, valid_ids, bits_per_char, epochs: int, steps_per_epoch: int,
+                 patience: int):
+        self.dir = Path(run_dir)
+        self.epochs = check_int(epochs, "epochs")
+        patience = check_int(patience, "patience")
+        self.steps_trained = self.epochs_trained = 0
+        self.needs_training = run_status(self.dir) != "complete"
+        budget, recorder = BudgetCheck(epochs, steps_per_epoch), _RunRecorder(self)
+        if not self.needs_training:
+            self.callbacks = [budget, recorder]
+            return
+        previous = read_history(self.dir)
+        best_so_far = float(previous["val_bpc"].min()) if len(previous) else None
+        self.callbacks = [
+            budget,
+            # before EpochClock, so that time_s includes validation
+            StreamValidation(valid_ids, bits_per_char),
+            EpochClock(start_s=float(previous["time_s"].iloc[-1]) if len(previous) else 0.0),
+            keras.callbacks.BackupAndRestore(str(self.dir / "backup"), save_freq="epoch",
+                                             delete_checkpoint=True),
+            keras.callbacks.CSVLogger(str(self.dir / HISTORY), append=True),
+            keras.callbacks.ModelCheckpoint(str(self.dir / BEST), monitor="val_bpc", mode="min",
+                                            save_best_only=True, initial_value_threshold=best_so_far),
+            keras.callbacks.EarlyStopping(monitor="val_bpc", mode="min", patience=patience),
+            ProgressPrinter(self.epochs),
+            recorder,  # last: writes training_done.json after the others have logged and saved
+        ]
+
+    def finish(self):
+        """``(best_model, history)``: ``best.keras`` loaded back and :func:`read_history`.
+
+        Raises:
+            RuntimeError: ``fit`` has not finished this run (not called with ``run.callbacks``,
+                or interrupted).
+            ValueError: ``best.keras`` is damaged.
+        """
+        if run_status(self.dir) != "complete":
+            if not self.epochs_trained:
+                raise RuntimeError(NOT_TRAINED)
+            raise RuntimeError(f"model.fit stopped after {len(read_history(self.dir))} of {self.epochs} "
+                               f"epochs (interrupted): call it again with callbacks=run.callbacks to resume")
+        try:
+            best = keras.saving.load_model(self.dir / BEST)
+        except Exception as exc:  # Keras reports a damaged zip file as "File not found", among others
+            raise ValueError(f"{self.dir / BEST} exists but cannot be loaded ({type(exc).__name__}); it is "
+                             f"damaged: delete the run folder {self.dir} to train this run again") from exc
+        return best, read_history(self.dir)
 
 
-def finish_run(run_dir: str | Path, epochs: int):
-    """After ``model.fit``: mark the run complete; return ``(best_model, history)``.
+def start_run(runs_root: str | Path, params: dict, model: keras.Model, *, valid_ids, bits_per_char,
+              epochs: int, steps_per_epoch: int, patience: int) -> TrainingRun:
+    """The run of ``model`` (built and compiled) with ``params``, in ``runs_root/run-<hash>``.
 
-    ``best_model`` is ``best.keras`` (the epoch with the lowest validation bpc) loaded back;
-    ``history`` is :func:`read_history`. Calling it again on a complete run only reloads.
-    """
-    run_dir = Path(run_dir)
-    history = read_history(run_dir)
-    if not (run_dir / BEST).is_file():
-        raise FileNotFoundError(f"{run_dir / BEST} is missing: train first (model.fit with run_callbacks)")
-    if not (run_dir / DONE).is_file():
-        write_json(run_dir / DONE, {"epochs_run": len(history), "epochs_budget": epochs,
-                                    "stopped_early": len(history) < epochs})
-    try:
-        best = keras.saving.load_model(run_dir / BEST)
-    except Exception as exc:  # Keras reports a damaged zip file as "File not found", among others
-        raise ValueError(f"{run_dir / BEST} exists but cannot be loaded ({type(exc).__name__}); it is "
-                         f"damaged: delete the run folder {run_dir} to train this run again") from exc
-    return best, history
-
-
-def fit_resumable(model: keras.Model, train_ds, valid_ds, run_dir: str | Path, *, epochs: int,
-                  steps_per_epoch: int, patience: int = 3, extra_callbacks=(), print_fn=print,
-                  validation_callback: keras.callbacks.Callback | None = None):
-    """``model.fit`` with :func:`run_callbacks`, then :func:`finish_run`, in one call.
+    The folder's key is ``params``, :func:`model_fingerprint` ``(model)``, the budget and a hash
+    of ``valid_ids``: a complete run is reloaded, a partial one resumes, anything else is new.
 
     Args:
-        model: a compiled training-view model.
-        train_ds: repeating training dataset (``steps_per_epoch`` batches per epoch).
-        valid_ds: finite validation dataset, evaluated after every epoch (``None`` when
-            ``validation_callback`` provides ``val_*`` instead, e.g. :class:`StreamValidation`).
-        run_dir: the run folder (see :func:`prepare_run_dir`).
-        epochs, steps_per_epoch: the training budget.
-        patience: early-stopping patience in epochs.
-        validation_callback, extra_callbacks, print_fn: see :func:`run_callbacks`.
+        params: JSON-serialisable settings of the run (data, sizes, seeds ...).
+        valid_ids: int array of the validation text, scored after every epoch.
+        bits_per_char: ``bits_per_char(log_p) -> float``, ``log_p`` in nats.
+        epochs, steps_per_epoch, patience: the budget and the early-stopping patience (epochs).
 
-    Returns:
-        ``(best_model, history, status)``: the best checkpoint loaded back, the history
-        DataFrame (see :func:`read_history`) and ``"trained"``, ``"resumed"`` or
-        ``"already complete"``.
+    Raises:
+        ValueError: the model is not compiled, or a budget number is not an int >= 1.
     """
     check_int(steps_per_epoch, "steps_per_epoch")
-    status = {"complete": "already complete", "partial": "resumed", "new": "trained"}[run_status(run_dir)]
-    if status != "already complete":
-        callbacks = run_callbacks(run_dir, epochs=epochs, patience=patience, extra_callbacks=extra_callbacks,
-                                  print_fn=print_fn, validation_callback=validation_callback)
-        model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=valid_ds,
-                  callbacks=callbacks, shuffle=False, verbose=0)  # the dataset shuffles itself
-    best, history = finish_run(run_dir, epochs)
-    return best, history, status
+    valid_sha256 = hashlib.sha256(np.ascontiguousarray(valid_ids, np.int64).tobytes()).hexdigest()
+    key = {**params, "model_sha256": model_fingerprint(model), "valid_ids_sha256": valid_sha256,
+           "budget": {"epochs": epochs, "steps_per_epoch": steps_per_epoch, "patience": patience}}
+    run_dir = prepare_run_dir(Path(runs_root) / run_folder_name(key), key)
+    return TrainingRun(run_dir, valid_ids=valid_ids, bits_per_char=bits_per_char, epochs=epochs,
+                       steps_per_epoch=steps_per_epoch, patience=patience)
 
 
 def write_json(path: str | Path, record: dict) -> Path:
     """Write ``record`` as indented JSON (NumPy scalars converted); returns the path."""
-    def convert(value):
-        if isinstance(value, np.generic):
-            return value.item()
-        raise TypeError(f"not JSON serialisable: {type(value).__name__}")
     path = Path(path)
-    path.write_text(json.dumps(record, indent=2, sort_keys=True, default=convert) + "\n")
+    path.write_text(json.dumps(record, indent=2, sort_keys=True, default=_json_default) + "\n")
     return path

@@ -1,0 +1,91 @@
+"""The notebook's set-up in one call: preset, seeds, quiet TensorFlow, versions, plot style.
+
+Import this module before TensorFlow (it imports :mod:`utils.environment`, which sets the variables
+TensorFlow reads once, at import time).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+from . import environment
+from .notebook_code import NOTEBOOK, notebook_parameters
+from .presets import PRESETS, apply_preset, explicit_overrides
+
+#: The environment variable that chooses a preset when the notebook's ``PRESET`` is None (e.g. the
+#: instructor's ``ASSIGNMENT4_PRESET=grading nbgrader autograde ...``).
+PRESET_VARIABLE = "ASSIGNMENT4_PRESET"
+#: The parameters that decide what the main model learns: they key its run folder, and the checks
+#: that assume the default budget apply only when all of them have their default values.
+TRAINING_KNOBS = ("SEED", "DATA_SOURCE", "EMBEDDING_DIM", "UNITS", "NUM_LAYERS", "DROPOUT", "SKIP_CONNECTIONS",
+                  "BATCH_SIZE", "SEQ_LEN", "LEARNING_RATE", "CLIPNORM", "EPOCHS", "STEPS_PER_EPOCH", "PATIENCE")
+#: Everything that sets how much the notebook computes: the checks tuned to the default budget apply only
+#: when all of these have their default values.
+BUDGET_KNOBS = TRAINING_KNOBS + ("TBPTT_EPOCHS", "TBPTT_STEPS_PER_EPOCH", "NGRAM_ORDERS", "DYNAMIC_LRS",
+                                 "DYNAMIC_CHARS", "MEMORY_LENGTHS", "MDN_EPOCHS", "MDN_UNITS", "MDN_LAYERS",
+                                 "MDN_COMPONENTS", "MDN_LEARNING_RATE", "MDN_BATCH_SIZE", "LASA_STEP",
+                                 "MDN_SHAPES_PER_LINE")
+#: Environment variables that override RUNS_DIR and DATA_DIR when set (tests and grading point them elsewhere).
+RUNS_VARIABLE, DATA_VARIABLE = "ASSIGNMENT4_RUNS_DIR", "ASSIGNMENT4_DATA_DIR"
+
+
+def setup_notebook(namespace: dict) -> dict:
+    """Apply the preset, seed everything, print what was set; return the names to add to the notebook.
+
+    Args:
+        namespace: the notebook's ``globals()`` after its parameters cell (upper-case names are parameters).
+
+    Returns:
+        ``{name: value}``: every parameter after the preset, plus ``AT_DEFAULTS`` (True when every
+        :data:`TRAINING_KNOBS` value is its default, so the checks tuned to the default budget apply) and
+        ``run_clock`` (``{"start": perf_counter()}``, for the run-time table at the end). ``RUNS_DIR`` and
+        ``DATA_DIR`` are replaced by ``ASSIGNMENT4_RUNS_DIR`` and ``ASSIGNMENT4_DATA_DIR`` when those are set,
+        and ``~`` is expanded. While nbgrader executes the notebook (``NBGRADER_EXECUTION`` is set), runs go to a
+        fresh temporary folder, so every submission trains its own model.
+
+    Raises:
+        ValueError: an unknown preset name (the message lists the valid ones).
+    """
+    preset = namespace.get("PRESET") or os.environ.get(PRESET_VARIABLE) or None
+    knobs = {name: value for name, value in namespace.items() if name.isupper() and name != "PRESET"}
+    # The parameters cell as written (absent in Colab, where the notebook is not on disk: the preset then wins).
+    defaults = notebook_parameters() if NOTEBOOK.exists() else None
+    kept = explicit_overrides(preset, knobs, defaults) if defaults is not None else {}
+    params = apply_preset(preset, knobs, defaults=defaults)
+    if preset:
+        print(f"Preset {preset!r}: {PRESETS[preset]['description']}")
+        print("  set by the preset:", {k: v for k, v in PRESETS[preset]["params"].items() if k not in kept})
+        print("  left as you set them:", kept or "nothing")
+    reference = defaults if defaults is not None else knobs
+    at_defaults = preset in (None, "cpu-laptop") and all(params[k] == reference[k] for k in BUDGET_KNOBS)
+    params["RUNS_DIR"] = os.path.expanduser(os.environ.get(RUNS_VARIABLE) or params["RUNS_DIR"])
+    if os.environ.get("NBGRADER_EXECUTION"):
+        params["RUNS_DIR"] = tempfile.mkdtemp(prefix="assignment4-runs-")
+    params["DATA_DIR"] = os.path.expanduser(os.environ.get(DATA_VARIABLE) or params["DATA_DIR"])
+
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    versions = environment.configure(seed=params["SEED"])
+    mismatches = environment.version_mismatches(versions)
+    print("Versions:", ", ".join(f"{k} {v}" for k, v in versions.items()))
+    if mismatches:
+        print("Differs from the pinned versions (the last digits of trained numbers may differ):", mismatches)
+    plt.rcParams.update({"figure.dpi": 100, "figure.figsize": (9, 3.5), "axes.titlesize": 11})
+    pd.set_option("display.precision", 4)
+    return {**params, "PRESET": preset, "AT_DEFAULTS": at_defaults, "run_clock": {"start": time.perf_counter()}}
+
+
+def check_prime(prime, vocab) -> None:
+    """Refuse a priming text that is empty or holds characters the training text lacks.
+
+    Raises:
+        ValueError: naming the parameter, the characters and what to do.
+    """
+    if not isinstance(prime, str) or not prime:
+        raise ValueError(f"SAMPLE_PRIME must be a non-empty string, got {prime!r}; e.g. -p SAMPLE_PRIME 'ROMEO:'")
+    unknown = vocab.unknown_chars(prime)
+    if unknown:
+        raise ValueError(f"SAMPLE_PRIME={prime!r} has characters the training text lacks: {unknown}; "
+                         f"set SAMPLE_PRIME to text that occurs in your corpus")
