@@ -74,24 +74,10 @@ class CharGenerator:
         logits, states = self._read_compiled(ids, list(states))
         return tf.nn.softmax(logits)[0].numpy(), states
 
-    def next_distribution(self, prefix: str, step_by_step: bool = False) -> np.ndarray:
-        """Probabilities of the next character after ``prefix``, read from an empty memory.
-
-        Args:
-            prefix: the text read so far (non-empty, in-vocabulary).
-            step_by_step: read ``prefix`` one character per :meth:`read` call, the states
-                carried, instead of in one call. Both give the full model's probabilities.
-
-        Returns:
-            float32 array ``(vocab.size,)`` summing to 1 (``[UNK]`` included, not masked).
-        """
-        self.encode_prime(prefix)  # refuse bad input before reading anything
-        if not step_by_step:
-            return self.read(prefix)[0]
-        probs, states = self.read(prefix[0])
-        for char in prefix[1:]:
-            probs, states = self.read(char, states)
-        return probs
+    def next_distribution(self, prefix: str) -> np.ndarray:
+        """Probabilities of the next character after ``prefix`` (non-empty, in-vocabulary), read from an
+        empty memory: float32 array ``(vocab.size,)`` summing to 1 (``[UNK]`` included, not masked)."""
+        return self.read(prefix)[0]
 
 
 #: A word: letters, optionally with one inner apostrophe ("o'er", "Tybalt's").

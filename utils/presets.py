@@ -37,7 +37,7 @@ PRESETS: dict[str, dict] = {
     "cpu-laptop": {
         "description": "The notebook's defaults: two 128-unit LSTM layers with skip connections and "
                        "dropout 0.05, 25-character windows, batch 128, 8 x 450 steps.",
-        "expected": "Expected (as measured in the committed notebook): about 5-6 minutes of training on 2 CPU cores; "
+        "expected": "Expected (as measured in the committed notebook): about 4 minutes of training on 2 CPU cores (6 on a busy machine); "
                     "the quality reported in the committed notebook.",
         "params": dict(NOTEBOOK_DEFAULTS),
     },
