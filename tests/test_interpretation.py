@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.reference_solutions import lstm_step
 from utils.interpretation import correlate_cells, text_features
 from utils.lstm_numpy import lstm_forward
 
@@ -68,15 +69,6 @@ def test_correlate_cells_known_answer():
     full = correlate_cells(acts, feats, top=6)
     row = full[(full["feature"] == "a") & (full["cell"] == 5)]
     assert row["r"].item() == 0.0 and row.index[0] == full[full["feature"] == "a"].index[-1]
-
-
-def lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias):
-    """Reference for the student's function (Keras layout, blocks i, f, g, o)."""
-    z = x_t @ kernel + h_prev @ recurrent_kernel + bias
-    z_i, z_f, z_g, z_o = np.split(z, 4, axis=-1)
-    i, f, o = (1.0 / (1.0 + np.exp(-zz)) for zz in (z_i, z_f, z_o))
-    c_t = f * c_prev + i * np.tanh(z_g)
-    return o * np.tanh(c_t), c_t
 
 
 def test_correlate_cells_on_lstm_cells_and_text():

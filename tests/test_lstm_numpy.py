@@ -3,16 +3,8 @@
 import numpy as np
 import pytest
 
+from tests.reference_solutions import lstm_step
 from utils.lstm_numpy import lstm_forward
-
-
-def lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias):
-    """Reference for the student's function (Keras layout, blocks i, f, g, o)."""
-    z = x_t @ kernel + h_prev @ recurrent_kernel + bias
-    z_i, z_f, z_g, z_o = np.split(z, 4, axis=-1)
-    i, f, o = (1.0 / (1.0 + np.exp(-zz)) for zz in (z_i, z_f, z_o))
-    c_t = f * c_prev + i * np.tanh(z_g)
-    return o * np.tanh(c_t), c_t
 
 
 def random_lstm(rng, B, T, D, H, dtype=np.float64, scale=0.5):
