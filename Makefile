@@ -1,7 +1,8 @@
 # Two commands for a fresh machine (Python >= 3.11 and make):
 #   make run    - create .venv, install everything, run Assignment_4.ipynb headlessly
 #                 into runs/Assignment_4.out.ipynb (the committed notebook is not touched)
-#   make test   - create .venv, install everything, run the unit tests and nbval on the notebook
+#   make test   - create .venv, install everything, lint, run the unit tests and nbval on the notebook
+#   make unit   - lint and the unit tests only: no notebook execution, no grading cycle (a few minutes)
 #   make release - the student version with nbgrader (nbgrader_config.py): build/course/source/assignment4
 #                 from the reference, `nbgrader generate_assignment`, then copy its notebook to
 #                 release/Assignment_4.ipynb (committed; the rest of build/ is not)
@@ -25,7 +26,7 @@ RELEASE_FILES := utils requirements.txt requirements-data.txt data/README.md \
 # What a working environment must be able to import (a stamp file alone does not prove it).
 IMPORT_CHECK := import tensorflow, keras, numpy, pandas, matplotlib, scipy, nbformat, nbval, papermill, pytest, nbgrader
 
-.PHONY: setup check-python check-venv run test regenerate release release-notebook clean
+.PHONY: setup check-python check-venv run lint unit test regenerate release release-notebook clean
 
 setup: check-python check-venv
 	@$(MAKE) --no-print-directory $(VENV)/.installed PYTHON="$(PYTHON)" VENV="$(VENV)"
@@ -59,7 +60,14 @@ run: setup
 	$(BIN)/papermill --log-output --no-progress-bar $(NB) runs/Assignment_4.out.ipynb $(PARAMS) >/dev/null
 	@echo "Executed notebook: runs/Assignment_4.out.ipynb"
 
-test: setup
+lint: setup
+	$(BIN)/ruff check .
+
+unit: lint
+	ASSIGNMENT4_RUNS_DIR=$$(mktemp -d) $(BIN)/python -m pytest tests -m "not grading" \
+		--ignore=tests/test_release.py
+
+test: lint
 	ASSIGNMENT4_RUNS_DIR=$$(mktemp -d) $(BIN)/python -m pytest tests $(NB) --nbval --nbval-current-env \
 		--nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=1200
 

@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/benchmark.py                 # the notebook's defaults, one JSON line
     .venv/bin/python benchmarks/benchmark.py --batch 256     # any setting can be overridden
-    .venv/bin/python benchmarks/benchmark.py --sweep         # every speed lever below, -> benchmarks/results/speed.csv
-    .venv/bin/python benchmarks/benchmark.py --profile       # op-by-op time of a step -> benchmarks/results/profile.csv
+    .venv/bin/python benchmarks/benchmark.py --sweep         # every speed lever -> results/speed.csv
+    .venv/bin/python benchmarks/benchmark.py --profile       # op-by-op time of a step -> results/profile.csv
 
 Prints, as one JSON line, the training throughput of ``model.fit`` in characters/s and GFLOP/s
 next to the float32 ``tf.matmul`` GEMM rate of all cores, measured just before and after
@@ -24,7 +24,7 @@ thread; TensorFlow's default splits an op across all cores), TensorFlow's op det
 
 ``--profile`` traces ``--steps`` training steps with TensorFlow's profiler and writes where the
 time goes, op type by op type, inside and outside the LSTM time loops, forward and backward
-(:func:`utils.benchmark.op_time_table`), with the wall and CPU time per step.
+(:func:`op_time_table`), with the wall and CPU time per step.
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ import csv
 import datetime
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -54,11 +55,60 @@ SWEEP = [
 ]
 
 
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), or what :func:`platform.processor` says."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def op_time_table(events, steps: int):
+    """Where a training step's time goes, from profiler events of ``steps`` steps.
+
+    Args:
+        events: ``(name, duration_s)`` of the ops run on the CPU compute threads, named
+            ``"<scope path>:<op type>"`` (the LSTM loops run in ``.../while/...``, the backward pass
+            in ``gradient_tape/...``); events without an op type are ignored.
+        steps: training steps the events cover (int >= 1).
+
+    Returns:
+        A DataFrame, one row per (``part``, ``op``), slowest first: ``part`` (LSTM loop or outside the
+        loops, forward or backward), ``ms_per_step`` (summed over threads), ``calls_per_step``,
+        ``us_per_call`` and ``share`` of all op time.
+
+    Raises:
+        ValueError: ``steps`` is not an int >= 1.
+    """
+    import pandas as pd
+
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    rows = []
+    for name, seconds in events:
+        if ":" not in name or "::" in name:  # not an op (e.g. "ExecutorState::Process", which contains ops)
+            continue
+        scope, op = name.rsplit(":", 1)
+        loop = "LSTM loop" if "/while/" in scope else "outside the loops"
+        rows.append((f"{loop}, {'backward' if 'gradient_tape' in scope else 'forward'}", op, seconds))
+    frame = pd.DataFrame(rows, columns=["part", "op", "seconds"])
+    table = frame.groupby(["part", "op"]).agg(ms_per_step=("seconds", "sum"),
+                                              calls_per_step=("seconds", "size"))
+    table["ms_per_step"] *= 1000 / steps
+    table["calls_per_step"] /= steps
+    table["us_per_call"] = 1000 * table["ms_per_step"] / table["calls_per_step"]
+    table["share"] = table["ms_per_step"] / table["ms_per_step"].sum()
+    return table.sort_values("ms_per_step", ascending=False).reset_index()
+
+
 def parse_args(argv):
     from utils.notebook_code import notebook_parameters
 
     nb = notebook_parameters()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--units", type=int, default=nb["UNITS"])
     parser.add_argument("--layers", type=int, default=nb["NUM_LAYERS"])
     parser.add_argument("--dropout", type=float, default=nb["DROPOUT"])
@@ -71,13 +121,14 @@ def parse_args(argv):
     parser.add_argument("--steps-per-execution", type=int, default=1)
     parser.add_argument("--inter-op-threads", type=int, default=0, help="0 = TensorFlow's default")
     parser.add_argument("--intra-op-threads", type=int, default=0,
-                        help="0 = as TF_NUM_INTRAOP_THREADS says (utils.environment sets 1 unless it is set)")
+                        help="0 = as TF_NUM_INTRAOP_THREADS says (utils sets 1 unless it is set)")
     parser.add_argument("--no-determinism", action="store_true",
                         help="leave TensorFlow's op determinism off (the notebook turns it on)")
     parser.add_argument("--sweep", action="store_true", help="measure every lever of SWEEP, write --out")
-    parser.add_argument("--levers", nargs="+", metavar="NAME", help="with --sweep: only these levers (exact names)")
+    parser.add_argument("--levers", nargs="+", metavar="NAME",
+                        help="with --sweep: only these levers (exact names)")
     parser.add_argument("--profile", action="store_true",
-                        help="profile --steps training steps op by op, write --profile-out (no other benchmark)")
+                        help="profile --steps training steps op by op, write --profile-out (nothing else)")
     parser.add_argument("--profile-out", default=str(REPO / "benchmarks" / "results" / "profile.csv"))
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "speed.csv"))
     return parser.parse_args(argv), nb
@@ -85,8 +136,6 @@ def parse_args(argv):
 
 def sweep(args) -> None:
     """Run one subprocess per lever of :data:`SWEEP`; append a CSV row for each."""
-    from utils.benchmark import cpu_name
-
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fields = ["date", "cpu", "cores", "lever", "units", "layers", "batch", "seq_len", "chars_per_s",
@@ -101,11 +150,12 @@ def sweep(args) -> None:
         if args.levers:
             unknown = set(args.levers) - {lever for lever, _, _ in SWEEP}
             if unknown:
-                raise SystemExit(f"unknown levers {sorted(unknown)}; known: {[lever for lever, _, _ in SWEEP]}")
+                known = [lever for lever, _, _ in SWEEP]
+                raise SystemExit(f"unknown levers {sorted(unknown)}; known: {known}")
             levers = [entry for entry in SWEEP if entry[0] in args.levers]
         for lever, extra_args, extra_env in levers:
-            proc = subprocess.run([sys.executable, __file__, "--steps", str(args.steps), *extra_args], env={**os.environ, **extra_env}, capture_output=True,
-                                  text=True, cwd=REPO)
+            proc = subprocess.run([sys.executable, __file__, "--steps", str(args.steps), *extra_args],
+                                  env={**os.environ, **extra_env}, capture_output=True, text=True, cwd=REPO)
             if proc.returncode != 0:
                 raise SystemExit(f"lever {lever!r} failed:\n{proc.stderr[-3000:]}")
             result = json.loads(next(line for line in proc.stdout.splitlines() if '"training"' in line))
@@ -119,7 +169,7 @@ def sweep(args) -> None:
 def profile(model, data, args) -> None:
     """Trace ``args.steps`` training steps with TensorFlow's profiler; write the op-time table.
 
-    The table (:func:`utils.benchmark.op_time_table`) goes to ``--profile-out`` with the date,
+    The table (:func:`op_time_table`) goes to ``--profile-out`` with the date,
     CPU, cores, the all-core GEMM rate, the steady wall time per step without and with the
     profiler (tracing slows every step, so read the table's shares rather than its absolute
     times), the CPU time per traced step and how many cores were busy; one JSON line summarises it.
@@ -128,13 +178,13 @@ def profile(model, data, args) -> None:
     import time
 
     import tensorflow as tf
-    # The profiler's trace format (XSpace protocol buffer), as TensorFlow ships it.
-    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2  # the profiler's trace format
 
-    from utils.benchmark import BatchClock, cpu_name, gemm_gflops, op_time_table, training_chars_per_second
+    from utils.benchmark import BatchClock, gemm_gflops, training_chars_per_second
 
     model.fit(data, epochs=1, steps_per_epoch=3, shuffle=False, verbose=0)  # build and trace first
-    unprofiled_ms = 1000 * args.batch * args.seq_len / training_chars_per_second(model, data, args.steps, repeats=1)
+    chars_per_s = training_chars_per_second(model, data, args.steps, repeats=1)
+    unprofiled_ms = 1000 * args.batch * args.seq_len / chars_per_s
     with tempfile.TemporaryDirectory() as logdir:
         clock = BatchClock()
         tf.profiler.experimental.start(logdir)
@@ -172,7 +222,7 @@ def main(argv=None) -> None:
     args, nb = parse_args(argv)
     if args.sweep:
         return sweep(args)
-    import utils.environment as environment  # before TensorFlow
+    import utils.environment as environment
 
     environment.configure(seed=0, deterministic=not args.no_determinism)
     import tensorflow as tf
@@ -192,7 +242,8 @@ def main(argv=None) -> None:
     splits = split_by_documents(load_shakespeare(REPO / "data"))
     vocab = Vocabulary.from_text(splits["train"].text)
     model = notebook.build_model(vocab.size, embedding_dim=args.embedding_dim, units=args.units,
-                                 num_layers=args.layers, dropout=args.dropout, skip_connections=bool(args.skip))
+                                 num_layers=args.layers, dropout=args.dropout,
+                                 skip_connections=bool(args.skip))
     notebook.compile_model(model, nb["LEARNING_RATE"], 10**6, nb["CLIPNORM"])
     model.jit_compile = args.jit  # the levers, set before the first fit traces the train step
     model.steps_per_execution = args.steps_per_execution
@@ -201,7 +252,8 @@ def main(argv=None) -> None:
               "batch": args.batch, "seq_len": args.seq_len, "jit": args.jit,
               "steps_per_execution": args.steps_per_execution,
               "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "0"),
-              "inter_op_threads": args.inter_op_threads, "intra_op_threads": args.intra_op_threads or int(os.environ["TF_NUM_INTRAOP_THREADS"]),
+              "inter_op_threads": args.inter_op_threads,
+              "intra_op_threads": args.intra_op_threads or int(os.environ["TF_NUM_INTRAOP_THREADS"]),
               "deterministic": not args.no_determinism}
     if args.profile:
         return profile(model, data, args)

@@ -1,9 +1,8 @@
-"""Shared fixtures: the real corpus (built once per test session) and quiet TensorFlow."""
+"""Shared fixtures: the real corpus (built once per test session) and the notebook's model code."""
 from __future__ import annotations
 
 import pytest
 
-import utils.environment  # noqa: F401  (sets TF log level before any TensorFlow import)
 from utils.corpus import load_shakespeare
 from utils.splits import split_by_documents
 from utils.vocab import Vocabulary

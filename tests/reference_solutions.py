@@ -1,4 +1,4 @@
-"""The reference notebook's own solutions, for tests that need a student's function (one source, no copies)."""
+"""The reference notebook's own solutions, for tests that need a student's function (no copies)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -22,7 +22,8 @@ def test_no_markdown_artefacts(corpus, artefact):
 
 def test_layout_speaker_lines_and_blank_lines(corpus):
     othello = corpus.documents["othello"]
-    assert othello.startswith("Othello\n\nACT I\n\nSCENE I. Venice. A street.\n\nRODERIGO:\nTush! never tell me;")
+    assert othello.startswith("Othello\n\nACT I\n\nSCENE I. Venice. A street.\n\n"
+                              "RODERIGO:\nTush! never tell me;")
     assert "\n\n\n" not in corpus.text
     assert all(doc.endswith("\n") and not doc.endswith("\n\n") for doc in corpus.documents.values())
     assert re.search(r"(?m)^IAGO:$", othello)

@@ -35,6 +35,7 @@ TWO_DEVICE_SCRIPT = r"""
 import json, os, warnings
 warnings.filterwarnings("ignore")
 import numpy as np
+import utils  # the TensorFlow environment, before TensorFlow
 import tensorflow as tf
 
 # Must precede anything that initialises TensorFlow's devices.
@@ -85,7 +86,7 @@ print("RESULT " + json.dumps(out))
 
 @pytest.fixture(scope="module")
 def two_device_run() -> dict:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-c", TWO_DEVICE_SCRIPT], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

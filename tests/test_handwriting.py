@@ -63,6 +63,16 @@ def test_split_is_disjoint_by_demonstration(lasa):
         hw.split_by_demonstration(lasa, valid_demos=(7,))
 
 
+def test_normalizer_by_hand():
+    nz = hw.normalizer([np.array([[0.0, 0.0, 0.0], [2.0, 4.0, 1.0]]), np.array([[1.0, 2.0, 0.0]])])
+    np.testing.assert_allclose(nz["mean"], [1.0, 2.0])
+    np.testing.assert_allclose(nz["std"], [np.sqrt(2 / 3), 2 * np.sqrt(2 / 3)], rtol=1e-6)
+    np.testing.assert_allclose(nz["apply"](np.array([[2.0, 4.0, 1.0]])), [[np.sqrt(1.5), np.sqrt(1.5), 1.0]],
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="spread"):
+        hw.normalizer([np.ones((3, 3))])
+
+
 def test_normalizer_uses_train_only(lasa):
     train, valid = hw.split_by_demonstration(lasa)
     nz = hw.normalizer(train)
@@ -125,14 +135,14 @@ def test_point_kinds_label_first_point_jumps_and_the_rest():
     y[0, [1, 5], 2] = 1
     np.testing.assert_array_equal(
         hw.point_kinds(y)[0],
-        ["first point (t = 0)", "within strokes", "pen-up jumps", "within strokes", "within strokes", "within strokes"])
+        ["first point (t = 0)", "within strokes", "pen-up jumps"] + ["within strokes"] * 3)
 
 
 def test_jerk_measures_changes_inside_strokes_only():
     y = np.zeros((1, 6, 3))
     y[0, :, 0] = [5.0, 1.0, 2.0, 4.0, 50.0, 51.0]            # a jump at t = 4 (after the lift at t = 3)
     y[0, 3, 2] = 1
-    # pairs inside a stroke: (1,2) -> 1 and (2,3) -> 2; pairs touching a stroke start (t = 0, t = 4) are skipped
+    # pairs inside a stroke: (1,2) -> 1 and (2,3) -> 2; pairs touching a stroke start (t = 0, 4) are skipped
     assert hw.jerk(y) == pytest.approx((1.0 + 2.0) / 2)
     with pytest.raises(ValueError, match="consecutive"):
         hw.jerk(np.ones((1, 2, 3)))

@@ -28,13 +28,15 @@ def _numpy_nll(y, raw, eps=1e-6):
             r = raw[b, t].astype(np.float64)
             e_hat, pi_hat = r[0], r[1:1 + M]
             mu1, mu2, s1, s2, rh = (r[1 + i * M:1 + (i + 1) * M] for i in range(1, 6))
-            pi = np.exp(pi_hat - pi_hat.max()); pi /= pi.sum()
+            pi = np.exp(pi_hat - pi_hat.max())
+            pi /= pi.sum()
             s1 = np.exp(np.clip(s1, mdn.LOG_SIGMA_MIN, mdn.LOG_SIGMA_MAX))
             s2 = np.exp(np.clip(s2, mdn.LOG_SIGMA_MIN, mdn.LOG_SIGMA_MAX))
             rho = np.clip(np.tanh(rh), -(1 - eps), 1 - eps)
-            logs = [np.log(pi[j]) + multivariate_normal(
-                [mu1[j], mu2[j]], [[s1[j] ** 2, rho[j] * s1[j] * s2[j]], [rho[j] * s1[j] * s2[j], s2[j] ** 2]],
-                allow_singular=True).logpdf(y[b, t, :2]) for j in range(M)]
+            c12 = rho * s1 * s2
+            cov = [[[s1[j] ** 2, c12[j]], [c12[j], s2[j] ** 2]] for j in range(M)]
+            logs = [np.log(pi[j]) + multivariate_normal([mu1[j], mu2[j]], cov[j], allow_singular=True).logpdf(
+                y[b, t, :2]) for j in range(M)]
             e = 1 / (1 + np.exp(-e_hat))
             bern = np.log(e) if y[b, t, 2] else np.log1p(-e)
             out[b, t] = -(np.logaddexp.reduce(logs) + bern)
@@ -80,7 +82,8 @@ def test_mixture_params_weights_and_bias():
     p2 = {k: ops.convert_to_numpy(v) for k, v in mdn.mixture_params(raw, bias=2.0).items()}
     np.testing.assert_allclose(p0["pi"].sum(-1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(p2["pi"].sum(-1), 1.0, rtol=1e-5)
-    assert np.all(p0["sigma1"] > 0) and np.all(np.abs(p0["rho"]) < 1) and np.all((p0["e"] > 0) & (p0["e"] < 1))
+    assert np.all(p0["sigma1"] > 0) and np.all(np.abs(p0["rho"]) < 1)
+    assert np.all((p0["e"] > 0) & (p0["e"] < 1))
     np.testing.assert_allclose(p2["sigma1"], p0["sigma1"] * np.exp(-2.0), rtol=1e-5)
     assert np.all(p2["pi"].max(-1) >= p0["pi"].max(-1) - 1e-6)   # bias sharpens the weights
     with pytest.raises(ValueError, match="bias"):
@@ -109,7 +112,8 @@ def toy():
     rng = np.random.default_rng(0)
     T = 20
     d = rng.normal(size=(32, 1, 2)) * 0.5
-    y = np.concatenate([np.repeat(d, T, axis=1) + 0.05 * rng.normal(size=(32, T, 2)), np.zeros((32, T, 1))], -1)
+    y = np.concatenate([np.repeat(d, T, axis=1) + 0.05 * rng.normal(size=(32, T, 2)), np.zeros((32, T, 1))],
+                       -1)
     y[:, -1, 2] = 1
     y = y.astype(np.float32)
     x = np.zeros_like(y)
@@ -171,7 +175,8 @@ def test_stateful_sampler_matches_the_full_sequence_model(toy):
     prime = x[0, 1:6]
     out = mdn.sample_mdn(model, 10, sample_categorical=sample_categorical, bias=30.0, seed=0, prime=prime)
     seq = np.concatenate([hw.START_ROW[None], prime, out[:-1]])
-    p = {k: ops.convert_to_numpy(v)[0, len(prime):] for k, v in mdn.mixture_params(model(seq[None]), bias=30.0).items()}
+    params = mdn.mixture_params(model(seq[None]), bias=30.0)
+    p = {k: ops.convert_to_numpy(v)[0, len(prime):] for k, v in params.items()}
     dist = np.maximum(np.abs(out[:, :1] - p["mu1"]), np.abs(out[:, 1:2] - p["mu2"]))   # (10, M)
     assert dist.min(axis=1).max() < 1e-3
 
@@ -254,4 +259,4 @@ def test_constant_velocity_models_pen_up_jumps_separately():
     second = np.roll(starts, 1, axis=1)
     rest = ~(starts | second)
     assert nll[rest].mean() < -5 and nll[starts].mean() > 3
-    assert nll[:, 0].mean() < 8.5                              # its own Gaussian: ~7.5 nats; one shared with the jumps: ~9.1
+    assert nll[:, 0].mean() < 8.5  # its own Gaussian: ~7.5 nats; one shared with the jumps: ~9.1

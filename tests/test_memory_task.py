@@ -7,6 +7,7 @@ import pytest
 from utils.memory_task import (
     KINDS,
     build_memory_model,
+    compile_memory_model,
     count_trainable,
     input_gradient_norms,
     make_memory_task,
@@ -93,9 +94,16 @@ def test_input_gradient_norms_shape_and_vanishing():
 
 
 def test_run_memory_experiment_smoke():
-    df = run_memory_experiment(lengths=(4,), kinds=("rnn", "lstm"), n_train=64,
+    df = run_memory_experiment(lengths=(4,), kinds=("rnn", "lstm", "gru"), n_train=64,
                                n_test=32, epochs=1, batch_size=32)
     assert list(df.columns) == ["kind", "length", "accuracy", "n_params", "seconds"]
-    assert list(df["kind"]) == ["rnn", "lstm"] and list(df["length"]) == [4, 4]
-    assert df["accuracy"].between(0, 1).all()
-    assert (df["n_params"] > 0).all() and (df["seconds"] > 0).all()
+    assert list(df["kind"]) == ["rnn", "lstm", "gru"] and list(df["length"]) == [4, 4, 4]
+    assert df["accuracy"].between(0, 1).all() and (df["seconds"] > 0).all()
+    # by hand, 8 inputs and 4 outputs: LSTM 6 units 4*6*(8+6+1) + 7*4; RNN 14 units; GRU 7 units
+    assert list(df["n_params"]) == [14 * (8 + 14 + 1) + 15 * 4, 4 * 6 * (8 + 6 + 1) + 7 * 4,
+                                    3 * 7 * (8 + 7 + 2) + 8 * 4]
+
+
+def test_memory_models_clip_the_global_gradient_norm():
+    model = compile_memory_model(build_memory_model("lstm", 4, 8, 4))
+    assert model.optimizer.global_clipnorm == 1.0 and model.optimizer.clipnorm is None

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from utils.evaluation import stream_log_probs, summarize, unigram_model, uniform_log_probs
+from utils.benchmark import training_flops_per_char
+from utils.evaluation import stream_log_probs, summarize, uniform_log_probs, unigram_model
 from utils.generation import CharGenerator
-from utils.metrics import LN2, BitsPerCharacter
-from utils.model import state_io_model, training_flops_per_char
+from utils.metrics import BitsPerCharacter
+from utils.model import lstm_flops_per_char, state_io_model
 from utils.vocab import Vocabulary
 
 VOCAB = Vocabulary.from_text("abcdefgh ij\n:ABC")
@@ -21,7 +22,8 @@ def lstm_params(d_in, units):
     return 4 * units * (d_in + units + 1)
 
 
-@pytest.mark.parametrize("units, num_layers, skip", [(16, 1, False), (16, 2, False), (8, 3, True), (12, 2, True)])
+@pytest.mark.parametrize("units, num_layers, skip",
+                         [(16, 1, False), (16, 2, False), (8, 3, True), (12, 2, True)])
 def test_shapes_and_parameter_counts(char_model, units, num_layers, skip):
     v, e = 30, 5
     model = char_model(v, embedding_dim=e, units=units, num_layers=num_layers, skip_connections=skip)
@@ -52,20 +54,19 @@ def test_builder_rejects_bad_arguments(char_model, kwargs):
 def test_dropout_layers_follow_every_lstm_and_are_off_at_inference(char_model):
     model = char_model(12, units=6, num_layers=2, dropout=0.5, skip_connections=True)
     names = [layer.name for layer in model.layers]
-    assert [n for n in names if n.startswith(("lstm", "dropout"))] == ["lstm_1", "dropout_1", "lstm_2", "dropout_2"]
+    recurrent = [n for n in names if n.startswith(("lstm", "dropout"))]
+    assert recurrent == ["lstm_1", "dropout_1", "lstm_2", "dropout_2"]
     x = np.arange(20).reshape(2, 10) % 12
     np.testing.assert_array_equal(model(x, training=False), model(x, training=False))
     assert np.abs(model(x, training=True) - model(x, training=False)).max() > 1e-4
 
 
-def test_bpc_metric_is_cross_entropy_over_ln2():
-    probs = np.array([[[0.5, 0.25, 0.25], [0.1, 0.8, 0.1]]], np.float32)
-    y = np.array([[0, 1]])
+def test_bpc_metric_is_cross_entropy_in_bits():
+    probs = np.array([[[0.5, 0.25, 0.25], [0.125, 0.75, 0.125]]], np.float32)
+    y = np.array([[0, 2]])
     metric = BitsPerCharacter()
     metric.update_state(y, np.log(probs))
-    assert float(metric.result()) == pytest.approx((1.0 - math.log2(0.8)) / 2, rel=1e-6)
-    nats = keras.losses.sparse_categorical_crossentropy(y, np.log(probs), from_logits=True).numpy().mean()
-    assert float(metric.result()) == pytest.approx(float(nats) / LN2, rel=1e-6)
+    assert float(metric.result()) == pytest.approx((1.0 + 3.0) / 2, rel=1e-6)  # -log2(1/2), -log2(1/8)
     weighted = BitsPerCharacter(from_logits=False)
     weighted.update_state(y, probs, sample_weight=np.array([[1.0, 0.0]]))
     assert float(weighted.result()) == pytest.approx(1.0, rel=1e-6)  # only -log2(0.5) counts
@@ -138,7 +139,14 @@ def test_stream_evaluation_scores_every_character(small_model):
     np.testing.assert_allclose(log_p, full[np.arange(len(ids) - 1), ids[1:]], atol=1e-5)
     np.testing.assert_array_equal(correct, full.argmax(-1) == ids[1:])
     parallel, _ = stream_log_probs(small_model, ids, batch_size=4, chunk_len=16)
-    assert parallel.shape == (len(ids) - 1,) and np.isfinite(parallel).all()
+    assert parallel.shape == (len(ids) - 1,)
+    # 519 targets in 4 streams of 144 (ceil(519 / 4) = 130, rounded up to whole chunks of 16): stream b
+    # scores targets [144 b, 144 (b + 1)) from an empty state at its start
+    for start in range(0, len(ids) - 1, 144):
+        piece = ids[start:start + 145]
+        alone = tf.nn.log_softmax(small_model(piece[None, :-1], training=False)[0]).numpy()
+        np.testing.assert_allclose(parallel[start:start + 144], alone[np.arange(len(piece) - 1), piece[1:]],
+                                   atol=1e-5)
 
 
 def bits_per_char(log_p):
@@ -155,21 +163,22 @@ def test_summary_units_and_baselines():
         pytest.approx(4.0)
     assert math.isnan(summarize(np.zeros(3), bits_per_char=bits_per_char)["accuracy"])
     given = summarize(np.full(4, -1.0), bits_per_char=lambda log_p: 1.0)  # bpc: what the function says
-    assert given["bpc"] == 1.0 and given["nats"] == pytest.approx(LN2) and given["perplexity"] == 2.0
+    assert given["bpc"] == 1.0 and given["perplexity"] == 2.0
+    assert given["nats"] == pytest.approx(0.693147, abs=1e-6)  # ln 2
     p = unigram_model(np.array([1, 1, 2]), 4)
     assert p.sum() == pytest.approx(1.0) and p[1] == pytest.approx(3 / 7)
 
 
-@pytest.mark.parametrize("num_layers, skip", [(1, False), (2, True), (3, False)])
-def test_flops_count_matches_parameter_count(char_model, num_layers, skip):
-    # one multiply-add per weight of the matrix products; training ~ 3x forward
+@pytest.mark.parametrize("num_layers, skip, lstm_flops, dense_flops", [
+    (1, False, 2 * 4 * 32 * (8 + 32), 2 * 32 * 50),                                # by hand
+    (2, True, 2 * 4 * 32 * (8 + 32) + 2 * 4 * 32 * (40 + 32), 2 * 64 * 50),       # layer 2 reads 32 + 8
+    (3, False, 2 * 4 * 32 * (8 + 32) + 2 * (2 * 4 * 32 * (32 + 32)), 2 * 32 * 50),
+])
+def test_flops_per_char_counted_by_hand(char_model, num_layers, skip, lstm_flops, dense_flops):
+    """Two FLOPs per multiply-add of every kernel; training is 3x the forward pass."""
     model = char_model(50, embedding_dim=8, units=32, num_layers=num_layers, skip_connections=skip)
-    matmul_weights = sum(w.shape[0] * w.shape[1] for w in model.weights if len(w.shape) == 2
-                         and "embedding" not in w.path)
-    assert training_flops_per_char(model) == 3 * 2 * matmul_weights
-    d_in = [8] + [32 + (8 if skip else 0)] * (num_layers - 1)  # by hand, as in the notebook's check
-    by_hand = sum(2 * 4 * 32 * (d + 32) for d in d_in) + 2 * 32 * (num_layers if skip else 1) * 50
-    assert training_flops_per_char(model) == 3 * by_hand
+    assert lstm_flops_per_char(model) == lstm_flops
+    assert training_flops_per_char(model) == 3 * (lstm_flops + dense_flops)
 
 
 def test_dynamic_evaluation_scores_before_learning_and_leaves_model_untouched(small_model):
@@ -182,7 +191,7 @@ def test_dynamic_evaluation_scores_before_learning_and_leaves_model_untouched(sm
     np.testing.assert_allclose(zero_lr, static, atol=1e-5)
     np.testing.assert_array_equal(zero_ok, static_ok)
     adapted, _ = dynamic_log_probs(small_model, ids, 1e-2, batch_size=2, chunk_len=20)
-    # 779 targets in 2 streams of 400 (20 chunks of 20): the first chunk of each stream is scored before any step
+    # 779 targets in 2 streams of 400 (20 chunks of 20): each stream's first chunk is scored before any step
     np.testing.assert_allclose(adapted[:20], static[:20], atol=1e-5)
     np.testing.assert_allclose(adapted[400:420], static[400:420], atol=1e-5)
     assert np.abs(adapted[20:40] - static[20:40]).max() > 1e-3, "later chunks see adapted weights"

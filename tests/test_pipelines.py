@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from utils.pipelines import num_windows, stream_dataset, stream_layout, window_dataset
+from utils.pipelines import num_windows, stream_dataset, window_dataset
 
 IDS = (np.arange(1003) % 97).astype(np.int32)  # distinct values within every window
 
@@ -24,14 +24,15 @@ def test_window_targets_are_inputs_shifted_by_one():
 def test_windows_cover_every_target_once_per_epoch():
     ds = window_dataset(IDS, seq_len=10, batch_size=1, shuffle=False, drop_remainder=False)
     targets = np.concatenate([y.ravel() for _, y in batches(ds)])
-    n = num_windows(len(IDS), 10)
-    np.testing.assert_array_equal(targets, IDS[1:n * 10 + 1])
+    assert num_windows(len(IDS), 10) == 100  # 1002 targets: 100 whole windows of 10
+    np.testing.assert_array_equal(targets, IDS[1:1001])
 
 
 def test_shuffled_batches_hold_whole_windows_each_once_per_epoch():
     ids, seq_len = np.arange(1003, dtype=np.int32), 10  # id == position, so a row names its window
     n = num_windows(len(ids), seq_len)
-    rows = np.concatenate([x for x, _ in batches(window_dataset(ids, seq_len, 4, seed=3, drop_remainder=False))])
+    ds = window_dataset(ids, seq_len, 4, seed=3, drop_remainder=False)
+    rows = np.concatenate([x for x, _ in batches(ds)])
     order = rows[:, 0] // seq_len
     np.testing.assert_array_equal(rows, order[:, None] * seq_len + np.arange(seq_len))  # whole windows
     assert sorted(order) == list(range(n)) and list(order) != list(range(n)), "each window once, shuffled"
@@ -44,9 +45,12 @@ def test_batches_equal_a_per_window_pipeline():
     ids, seq_len, batch = np.arange(1003, dtype=np.int32), 10, 4
     n = num_windows(len(ids), seq_len)
     text = tf.constant(ids)
+
+    def window(i):
+        return text[i * seq_len:(i + 1) * seq_len], text[i * seq_len + 1:(i + 1) * seq_len + 1]
+
     reference = (tf.data.Dataset.range(n).shuffle(n, seed=5, reshuffle_each_iteration=True).repeat()
-                 .map(lambda i: (text[i * seq_len: i * seq_len + seq_len], text[i * seq_len + 1: i * seq_len + seq_len + 1]))
-                 .batch(batch, drop_remainder=True))
+                 .map(window).batch(batch, drop_remainder=True))
     ours = window_dataset(ids, seq_len, batch, seed=5, repeat=True)
     for (x, y), (x_ref, y_ref) in zip(ours.take(3 * n // batch), reference):  # three epochs, reshuffled each
         np.testing.assert_array_equal(x, x_ref)
@@ -70,7 +74,7 @@ def test_shuffling_is_deterministic_under_a_seed():
 def test_stream_rows_continue_across_batches():
     seq_len, batch_size = 7, 5
     got = batches(stream_dataset(IDS, seq_len, batch_size))
-    steps, stream_len = stream_layout(len(IDS), seq_len, batch_size)
+    steps, stream_len = 28, 196  # 1002 pairs: 5 streams of 200, cut to 28 whole batches of 7
     assert len(got) == steps
     for (x0, y0), (x1, _) in zip(got, got[1:]):
         np.testing.assert_array_equal(x1[:, 0], y0[:, -1])  # row b of batch i+1 continues row b of batch i

@@ -44,9 +44,17 @@ import itertools  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from utils.plots import (plot_bpc_vs_time, plot_cell_heatmap, plot_char_frequencies,  # noqa: E402
-                         plot_gradient_norms, plot_history, plot_memory_accuracy, plot_temperature,
-                         share_limits, shared_log_norm)
+from utils.plots import (  # noqa: E402
+    plot_bpc_vs_time,
+    plot_cell_heatmap,
+    plot_char_frequencies,
+    plot_gradient_norms,
+    plot_history,
+    plot_memory_accuracy,
+    plot_temperature,
+    share_limits,
+    shared_log_norm,
+)
 
 # the 77 labels of the notebook's vocabulary (character_counts shows newline as ⏎ and space as ␣)
 VOCAB_LABELS = ["[UNK]", "⏎", "␣",

@@ -1,4 +1,5 @@
 """Tests for utils.presets and for injecting a preset with papermill."""
+
 from __future__ import annotations
 
 import copy
@@ -10,28 +11,21 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 from utils.notebook_code import notebook_parameters
-from utils.presets import NOTEBOOK_DEFAULTS, PRESETS, apply_preset, explicit_overrides
+from utils.presets import PRESETS, apply_preset, explicit_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "Assignment_4.ipynb"
 
-# The notebook's default values as stated in the assignment's parameters cell.
-CPU_LAPTOP = {"EMBEDDING_DIM": 64, "UNITS": 128, "NUM_LAYERS": 2, "DROPOUT": 0.05, "BATCH_SIZE": 128,
-              "SEQ_LEN": 25, "LEARNING_RATE": 1e-2, "EPOCHS": 8, "STEPS_PER_EPOCH": 450}
-
 
 @pytest.fixture(scope="module")
 def params() -> dict:
-    if NOTEBOOK.is_file():
-        return notebook_parameters()
-    return dict(CPU_LAPTOP)
+    return notebook_parameters(NOTEBOOK)  # the defaults: the parameters cell is their one source
 
 
 def test_cpu_laptop_is_the_notebook_defaults(params):
-    assert PRESETS["cpu-laptop"]["params"] == CPU_LAPTOP == NOTEBOOK_DEFAULTS
-    for name, value in CPU_LAPTOP.items():
-        assert params[name] == value, name
+    changed = {**params, "UNITS": params["UNITS"] + 1}
     assert apply_preset("cpu-laptop", params) == params
+    assert apply_preset("cpu-laptop", changed, defaults=params) == changed
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -72,9 +66,9 @@ def test_unknown_preset_lists_valid_names(params):
         assert name in str(info.value)
 
 
-def test_preset_cannot_introduce_a_new_parameter():
+def test_preset_cannot_introduce_a_new_parameter(params):
     with pytest.raises(ValueError, match="NUM_LAYERS"):
-        apply_preset("colab-gpu", {k: v for k, v in CPU_LAPTOP.items() if k != "NUM_LAYERS"})
+        apply_preset("colab-gpu", {k: v for k, v in params.items() if k != "NUM_LAYERS"})
 
 
 def check_injection(path: Path):
@@ -88,7 +82,7 @@ def check_injection(path: Path):
     assert 'PRESET = "colab-gpu"' in out.cells[i].source
     params_index = next(j for j, c in enumerate(original.cells) if "parameters" in c.metadata.get("tags", []))
     assert i == params_index + 1  # right after the parameters cell
-    rest = out.cells[:i] + out.cells[i + 1:]
+    rest = out.cells[:i] + out.cells[i + 1 :]
     assert [(c.cell_type, c.source) for c in rest] == [(c.cell_type, c.source) for c in original.cells]
 
 
@@ -97,9 +91,10 @@ def test_papermill_injects_one_cell_in_small_notebook(tmp_path):
     nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
     nb.cells = [
         nbformat.v4.new_markdown_cell("# A notebook"),
-        nbformat.v4.new_code_cell('PRESET = None\nUNITS = 256', metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("from utils.presets import apply_preset\n"
-                                  "globals().update(apply_preset(PRESET, {'UNITS': UNITS}))"),
+        nbformat.v4.new_code_cell("PRESET = None\nUNITS = 256", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "from utils.presets import apply_preset\nglobals().update(apply_preset(PRESET, {'UNITS': UNITS}))"
+        ),
         nbformat.v4.new_code_cell("print(UNITS)"),
     ]
     path = tmp_path / "small.ipynb"
@@ -109,8 +104,7 @@ def test_papermill_injects_one_cell_in_small_notebook(tmp_path):
 
 @pytest.mark.skipif(not NOTEBOOK.is_file(), reason="Assignment_4.ipynb not present")
 def test_papermill_injects_one_cell_in_the_assignment():
-    # The notebook is only read. (Its parameters cell has no PRESET yet: papermill injects the
-    # variable regardless, and it takes effect once the notebook calls apply_preset.)
+    # The notebook is only read: papermill injects PRESET after its parameters cell.
     check_injection(NOTEBOOK)
 
 
@@ -134,8 +128,11 @@ def test_explicit_parameters_win_through_papermill(tmp_path):
     nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
     path = tmp_path / "small.ipynb"
     nb.cells = [
-        nbformat.v4.new_code_cell("PRESET = None\n" + "".join(f"{k} = {v!r}\n" for k, v in CPU_LAPTOP.items()),
-                                  metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "PRESET = None\n"
+            + "".join(f"{k} = {v!r}\n" for k, v in notebook_parameters(NOTEBOOK).items() if k != "PRESET"),
+            metadata={"tags": ["parameters"]},
+        ),
         nbformat.v4.new_code_cell(
             f"import json, sys\nsys.path.insert(0, {str(REPO)!r})\n"
             "from utils.notebook_code import notebook_parameters\n"
@@ -143,11 +140,17 @@ def test_explicit_parameters_win_through_papermill(tmp_path):
             f"defaults = notebook_parameters({str(path)!r})\n"
             "knobs = {k: v for k, v in globals().items() if k in defaults and k != 'PRESET'}\n"
             "globals().update(apply_preset(PRESET, knobs, defaults=defaults))\n"
-            "print(json.dumps({'UNITS': UNITS, 'EPOCHS': EPOCHS, 'DROPOUT': DROPOUT}))"),
+            "print(json.dumps({'UNITS': UNITS, 'EPOCHS': EPOCHS, 'DROPOUT': DROPOUT}))"
+        ),
     ]
     nbformat.write(nb, path)
-    out = papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), kernel_name="python3",
-                                     parameters={"PRESET": "colab-gpu", "UNITS": 256}, progress_bar=False)
+    out = papermill.execute_notebook(
+        str(path),
+        str(tmp_path / "out.ipynb"),
+        kernel_name="python3",
+        parameters={"PRESET": "colab-gpu", "UNITS": 256},
+        progress_bar=False,
+    )
     printed = json.loads(out.cells[-1].outputs[0]["text"])
     gpu = PRESETS["colab-gpu"]["params"]
     assert printed == {"UNITS": 256, "EPOCHS": gpu["EPOCHS"], "DROPOUT": gpu["DROPOUT"]}

@@ -54,28 +54,33 @@ def check_fails(sources, check_id, ns, words):
 
 MODEL_MISTAKES = {  # name: (region, (old, new), check, words the message must hold)
     "softmax output with a from_logits loss": (
-        "build_model", ('layers.Dense(vocab_size, name="logits")', 'layers.Dense(vocab_size, activation="softmax", name="logits")'),
+        "build_model", ('layers.Dense(vocab_size, name="logits")',
+                        'layers.Dense(vocab_size, activation="softmax", name="logits")'),
         "build_model_check", ("softmax", "from_logits")),
     "no skip connections": (
         "build_model", ("if skip_connections and i > 1:", "if False:"), "build_model_check", ("skip_in_2",)),
     "no skip connection to the output": (
-        "build_model", ("if skip_connections and num_layers > 1:", "if False:"), "build_model_check", ("skip_out",)),
+        "build_model", ("if skip_connections and num_layers > 1:", "if False:"), "build_model_check",
+        ("skip_out",)),
     "constant learning rate": (
         "compile_model", ("learning_rate=schedule", "learning_rate=learning_rate"), "compile_model_check",
         ("constant", "CosineDecay")),
     "learning rate decays to 0": (
-        "compile_model", ("alpha=0.1)", "alpha=0.0)"), "compile_model_check", ("tenth", "alpha")),
+        "compile_model", ("alpha=0.1", "alpha=0.0"), "compile_model_check", ("tenth", "alpha")),
     "no accuracy metric": (
-        "compile_model", ('keras.metrics.SparseCategoricalAccuracy(name="accuracy"), ', ""), "compile_model_check",
-        ("accuracy",)),
+        "compile_model", ('keras.metrics.SparseCategoricalAccuracy(name="accuracy"), ', ""),
+        "compile_model_check", ("accuracy",)),
     "per-variable clipping": (
-        "compile_model", ("global_clipnorm=clipnorm", "clipnorm=clipnorm"), "compile_model_check", ("global_clipnorm",)),
+        "compile_model", ("global_clipnorm=clipnorm", "clipnorm=clipnorm"), "compile_model_check",
+        ("global_clipnorm",)),
     "bits in nats": (
         "bits_per_char", ("/ np.log(2.0)", ""), "bits_per_char_check", ("nats", "ln 2")),
     "temperature ignored": (
-        "sample_next_char", ("/ temperature", "/ 1.0"), "sample_next_char_check", ("ignore the temperature",)),
+        "sample_next_char", ("/ temperature", "/ 1.0"), "sample_next_char_check",
+        ("ignore the temperature",)),
     "state not carried": (
-        "generate_text", ("generator.read(char, state)", "generator.read(char)"), "generate_text_check", ("state",)),
+        "generate_text", ("generator.read(char, state)", "generator.read(char)"), "generate_text_check",
+        ("state",)),
     "[UNK] drawn": (
         "generate_text", ("p[UNK_ID] = 0.0", "pass"), "generate_text_check", ("UNK_ID",)),
     "gate order": (
@@ -101,7 +106,8 @@ def test_a_check_catches_the_mistake_and_names_it(sources, name):
     check_fails(sources, check, ns, words)
 
 
-@pytest.mark.parametrize("region", ["build_model", "compile_model", "bits_per_char", "sample_next_char", "lstm_step"])
+@pytest.mark.parametrize("region",
+                         ["build_model", "compile_model", "bits_per_char", "sample_next_char", "lstm_step"])
 def test_the_reference_solution_passes_its_check(sources, region):
     ns = namespace()
     for dependency in ("bits_per_char", "build_model", "compile_model", "sample_next_char", region):
@@ -118,15 +124,15 @@ def fit_namespace(sources, tmp_path):
         run_region(sources, region, ns)
     ids = np.random.default_rng(0).integers(1, 10, size=4000).astype(np.int32)
     model = ns["compile_model"](ns["build_model"](10, 4, 8, 1, 0.0, False), 1e-2, 6, 1.0)
-    ns.update(model=model, train_ds=window_dataset(ids, 10, 8, seed=0, repeat=True), EPOCHS=2, STEPS_PER_EPOCH=3,
-              PATIENCE=3, AT_DEFAULTS=False)
-    ns["run"] = start_run(tmp_path, {"test": 1}, model, valid_ids=ids[:400], bits_per_char=ns["bits_per_char"],
-                          epochs=2, steps_per_epoch=3, patience=3)
+    ns.update(model=model, train_ds=window_dataset(ids, 10, 8, seed=0, repeat=True), EPOCHS=2,
+              STEPS_PER_EPOCH=3, PATIENCE=3, AT_DEFAULTS=False)
+    ns["run"] = start_run(tmp_path, {"test": 1}, model, valid_ids=ids[:400],
+                          bits_per_char=ns["bits_per_char"], epochs=2, steps_per_epoch=3, patience=3)
     return ns
 
 
 @pytest.mark.parametrize("mistake,words", [
-    (("steps_per_epoch=STEPS_PER_EPOCH, ", ""), ("steps_per_epoch",)),   # would never end: train_ds repeats
+    (("steps_per_epoch=STEPS_PER_EPOCH,", ""), ("steps_per_epoch",)),   # would never end: train_ds repeats
     (("epochs=EPOCHS", "epochs=1"), ("epochs=1", "EPOCHS")),
 ])
 def test_fit_with_the_wrong_budget_is_refused_at_once(sources, fit_namespace, mistake, words):

@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 
 from utils.corpus import Corpus
-from utils.splits import (SHAKESPEARE_TEST, SHAKESPEARE_VALID, corpus_statistics, split_by_documents,
-                          split_by_fraction, unigram_entropy_bits)
+from utils.splits import (
+    SHAKESPEARE_TEST,
+    SHAKESPEARE_VALID,
+    character_counts,
+    corpus_statistics,
+    split_by_documents,
+    split_by_fraction,
+    unigram_entropy_bits,
+)
 from utils.vocab import UNK_CHAR, UNK_ID, Vocabulary
 
 
@@ -42,6 +49,14 @@ def test_vocabulary_from_train_only_and_unk_counted():
     assert ids.tolist() == [2, 3, UNK_ID] and vocab.decode(ids) == "ab" + UNK_CHAR
     stats = corpus_statistics(splits, vocab)
     assert stats.loc["valid", "[UNK] characters"] == 1 and stats.loc["train", "[UNK] characters"] == 0
+
+
+def test_labels_show_newline_and_space_and_counts_use_them():
+    vocab = Vocabulary.from_text("a b\na")
+    assert vocab.labels == ["[UNK]", "⏎", "␣", "a", "b"]
+    counts = character_counts(vocab.encode("a b\na"), vocab)
+    assert counts.to_dict() == {"a": 2, "⏎": 1, "␣": 1, "b": 1, "[UNK]": 0}
+    assert list(counts.index) == ["a", "⏎", "␣", "b", "[UNK]"]  # most frequent first, ties in id order
 
 
 def test_encode_decode_round_trip(splits, vocab):

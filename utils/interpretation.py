@@ -1,9 +1,7 @@
-"""Looking inside a trained LSTM: which memory cells track which feature of the text.
+"""Which LSTM memory cells track which feature of the text (after Karpathy, Johnson & Fei-Fei 2015).
 
-After Karpathy, Johnson & Fei-Fei (2015), "Visualizing and Understanding Recurrent Networks":
-the Pearson correlation of each memory cell with simple, interpretable features of the
-characters it reads (position in the line, speaker names, ...). This module only analyses
-arrays and text; it runs no model.
+Pearson correlations of cell activations with simple features of the characters read; arrays and
+text only, no model.
 """
 
 from __future__ import annotations
@@ -16,46 +14,25 @@ import pandas as pd
 __all__ = ["text_features", "correlate_cells"]
 
 
-# A speaker line: an all-caps name (letters, digits for e.g. "KING HENRY VI",
-# spaces and a little punctuation) followed by ':' and nothing else.
+# A speaker line: an all-caps name ("KING HENRY VI"), then ':' and nothing else.
 _SPEAKER_LINE = re.compile(r"^[A-Z][A-Z0-9 '.,&-]*:[ \t]*$")
 _VOWELS = frozenset("aeiouAEIOU")
 
 
 def text_features(text: str) -> pd.DataFrame:
-    """Simple, interpretable features of every character of a text.
+    """Interpretable features of every character of ``text``; a newline belongs to the line it ends.
 
-    A newline character belongs to the line it ends. Lines are the pieces
-    between ``"\\n"`` characters; the last line need not end with one.
+    Returns:
+        One row per character, columns: ``char``; and, all int64: ``position_in_line`` (characters
+        since the line's start), ``line_end_near`` (characters left to the line's end: 0 on its
+        ``"\\n"``, or on the last character of an unterminated last line), ``after_newline`` (first
+        character of a line), ``in_speaker_name`` (on a line such as ``"FIRST CITIZEN:"``, colon
+        included), ``is_space``, ``is_newline``, ``is_vowel``, ``is_upper``, ``is_punct`` (neither
+        alphanumeric nor whitespace) and ``position_in_word`` (letters since the word's start; -1 on
+        non-letters). The flags are 0 or 1.
 
-    Returns
-    -------
-    pandas.DataFrame with one row per character (index 0..len(text)-1):
-
-    ``char``               the character itself (str; ignored by
-                           :func:`correlate_cells`)
-    ``position_in_line``   characters since the last newline (0 for the
-                           first character of a line; a line's ``"\\n"``
-                           gets the line's length)
-    ``line_end_near``      characters remaining to the end of the line
-                           (0 on the ``"\\n"``; on an unterminated last line,
-                           0 on its last character)
-    ``after_newline``      1 for the first character of a line (also the very
-                           first character of the text), else 0
-    ``in_speaker_name``    1 on the characters of a speaker line such as
-                           ``"FIRST CITIZEN:"`` (all-caps name + ``':'``
-                           alone on its line), including the colon but not the
-                           newline, else 0
-    ``is_space``           1 for ``' '`` (not newlines), else 0
-    ``is_newline``         1 for ``"\\n"``, else 0
-    ``is_vowel``           1 for a, e, i, o, u (either case), else 0
-    ``is_upper``           1 for an upper-case letter, else 0
-    ``is_punct``           1 for a character that is neither alphanumeric
-                           nor whitespace, else 0
-    ``position_in_word``   letters since the start of the current word (0 on
-                           its first letter); -1 on non-letters
-
-    All feature columns are int64.
+    Raises:
+        ValueError: ``text`` is not a ``str``.
     """
     if not isinstance(text, str):
         raise ValueError(f"text must be a str, got {type(text).__name__}")
@@ -83,58 +60,46 @@ def text_features(text: str) -> pd.DataFrame:
         position_in_word[k] = run
 
     chars = list(text)
-    df = pd.DataFrame(
-        {
-            "char": pd.Series(chars, dtype=object),
-            "position_in_line": position_in_line,
-            "line_end_near": line_end_near,
-            "after_newline": (position_in_line == 0).astype(np.int64),
-            "in_speaker_name": in_speaker,
-            "is_space": np.array([ch == " " for ch in chars], dtype=np.int64),
-            "is_newline": np.array([ch == "\n" for ch in chars], dtype=np.int64),
-            "is_vowel": np.array([ch in _VOWELS for ch in chars], dtype=np.int64),
-            "is_upper": np.array([ch.isupper() for ch in chars], dtype=np.int64),
-            "is_punct": np.array(
-                [not (ch.isalnum() or ch.isspace()) for ch in chars], dtype=np.int64
-            ),
-            "position_in_word": position_in_word,
-        }
-    )
-    assert len(df) == n
-    return df
+
+    def flag(test):
+        return np.array([test(ch) for ch in chars], dtype=np.int64)
+
+    return pd.DataFrame({
+        "char": pd.Series(chars, dtype=object),
+        "position_in_line": position_in_line,
+        "line_end_near": line_end_near,
+        "after_newline": (position_in_line == 0).astype(np.int64),
+        "in_speaker_name": in_speaker,
+        "is_space": flag(lambda ch: ch == " "),
+        "is_newline": flag(lambda ch: ch == "\n"),
+        "is_vowel": flag(lambda ch: ch in _VOWELS),
+        "is_upper": flag(str.isupper),
+        "is_punct": flag(lambda ch: not (ch.isalnum() or ch.isspace())),
+        "position_in_word": position_in_word,
+    })
 
 
 def correlate_cells(activations, features: pd.DataFrame, top: int = 3) -> pd.DataFrame:
-    """Which memory cells track which text feature? (Pearson correlation)
+    """The cells most correlated with each feature (Pearson's r).
 
-    Parameters
-    ----------
-    activations : array (T, H)
-        One value per character and cell, e.g. the cell states ``c[0]`` of
-        :func:`utils.lstm_numpy.lstm_forward` (or ``tanh(c)``, or ``h``) over a text of T chars.
-    features : pandas.DataFrame with T rows
-        E.g. :func:`text_features`; only its numeric columns are used.
-    top : int
-        How many cells to report per feature.
+    Args:
+        activations: float ``(T, H)``, one value per character and cell (e.g. ``tanh(c)``).
+        features: ``T`` rows, e.g. :func:`text_features`; only numeric columns are used.
+        top: cells reported per feature (int >= 1).
 
-    Returns
-    -------
-    pandas.DataFrame with columns ``feature`` (str), ``cell`` (int, column of
-    ``activations``) and ``r`` (float, Pearson correlation in [-1, 1]):
-    for each feature (in column order) its ``top`` cells by ``|r|``,
-    largest first (ties: lower cell index first).
+    Returns:
+        Columns ``feature`` (str), ``cell`` (int) and ``r`` (float in [-1, 1]): per feature, in column
+        order, its ``top`` cells by ``|r|``, largest first (ties: lower cell first). A constant cell
+        gets ``r = 0``; a constant feature is left out.
 
-    Constant columns: a constant cell gets ``r = 0`` (no linear relation can
-    be measured); a constant feature is left out of the table. Neither
-    produces NaNs or warnings.
+    Raises:
+        ValueError: ``activations`` is not 2-D, the row counts differ, or ``top < 1``.
     """
     acts = np.asarray(activations, dtype=np.float64)
     if acts.ndim != 2:
         raise ValueError(f"activations must be 2-D (T, H), got shape {acts.shape}")
     if len(features) != acts.shape[0]:
-        raise ValueError(
-            f"features has {len(features)} rows but activations has {acts.shape[0]} (T)"
-        )
+        raise ValueError(f"features has {len(features)} rows but activations has {acts.shape[0]} (T)")
     if top < 1:
         raise ValueError(f"top must be >= 1, got {top}")
     numeric = features.select_dtypes(include=[np.number, "bool"])

@@ -1,27 +1,9 @@
-"""Run one LSTM layer in NumPy, step by step, with Keras' weights.
+"""One LSTM layer in NumPy, step by step, with Keras' weights.
 
-:func:`lstm_forward` runs a given one-step function over a batch of sequences,
-carrying ``(h, c)``; with a correct step it equals ``keras.layers.LSTM``
-(``activation="tanh"``, ``recurrent_activation="sigmoid"``, ``use_bias=True``,
-no peepholes).
-
-Keras' layout: ``kernel``, ``recurrent_kernel`` and ``bias`` hold the four gates
-side by side, column blocks in the order **i, f, g (cell candidate), o**.
-
-Shapes (B = batch size, T = time steps, D = input features, H = units):
-
-===================  ===========  ===========================================
-array                shape        meaning
-===================  ===========  ===========================================
-``x``                (B, T, D)    input sequence
-``kernel``           (D, 4H)      input weights, column blocks i, f, g, o
-``recurrent_kernel`` (H, 4H)      recurrent weights, column blocks i, f, g, o
-``bias``             (4H,)        biases, blocks i, f, g, o
-``h0``, ``c0``       (B, H)       initial hidden and cell state (default 0)
-``h``, ``c``         (B, T, H)    hidden and cell state after every step
-===================  ===========  ===========================================
+Keras' layout: ``kernel`` ``(D, 4H)``, ``recurrent_kernel`` ``(H, 4H)`` and ``bias`` ``(4H,)`` hold the
+four gates side by side, in the order i, f, g (cell candidate), o. With a correct step function
+:func:`lstm_forward` equals ``keras.layers.LSTM`` (tanh, sigmoid gates, bias, no peepholes).
 """
-
 from __future__ import annotations
 
 import numpy as np
@@ -30,7 +12,6 @@ __all__ = ["lstm_forward"]
 
 
 def _check_shape(name: str, arr: np.ndarray, expected: tuple, symbolic: str) -> None:
-    """Raise ``ValueError`` naming ``name`` if ``arr.shape != expected``."""
     if arr.shape != tuple(expected):
         raise ValueError(f"{name} has shape {arr.shape}, expected {symbolic} = {tuple(expected)}")
 
@@ -39,18 +20,21 @@ def lstm_forward(x, kernel, recurrent_kernel, bias, step, h0=None, c0=None):
     """Run ``step`` over every time step of ``x``, carrying ``(h, c)``.
 
     Args:
-        x: array ``(B, T, D)``; the computation runs in its float dtype (integers become float64).
-        kernel: ``(D, 4H)``; recurrent_kernel: ``(H, 4H)``; bias: ``(4H,)`` (Keras' layout).
-        step: ``step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias) -> (h_t, c_t)``,
-            ``x_t`` ``(B, D)``, the states ``(B, H)``.
-        h0, c0: initial states ``(B, H)``; zeros when None.
+        x: inputs ``(B, T, D)``; the computation runs in its float dtype (integers become float64).
+        kernel: ``(D, 4H)``.
+        recurrent_kernel: ``(H, 4H)``.
+        bias: ``(4H,)``.
+        step: ``step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias) -> (h_t, c_t)``, with
+            ``x_t`` ``(B, D)`` and the states ``(B, H)``.
+        h0: initial hidden state ``(B, H)``; zeros when None.
+        c0: initial cell state ``(B, H)``; zeros when None.
 
     Returns:
         ``(h, c)``: the hidden and cell states after every step, each ``(B, T, H)`` in ``x``'s dtype.
 
     Raises:
-        ValueError: ``x`` is not 3-D or has no time step, an array has the wrong shape (the
-            message names it and the expected shape), or ``step`` returns states of the wrong shape.
+        ValueError: ``x`` is not 3-D or has no time step, or an array (also one ``step`` returns)
+            has the wrong shape; the message names it and the expected shape.
     """
     x = np.asarray(x)
     if x.ndim != 3:

@@ -1,45 +1,31 @@
 """Mixture density network output for pen offsets (Graves 2013, eqs. 15-26).
 
-The network emits, per time step, ``1 + 6M`` raw numbers laid out as::
-
-    [ e_hat | pi_hat (M) | mu1 (M) | mu2 (M) | sigma1_hat (M) | sigma2_hat (M) | rho_hat (M) ]
-
-which :func:`mixture_params` maps to an end-of-stroke probability ``e`` (sigmoid;
-Graves writes ``1 / (1 + exp(e_hat))``, the same up to the sign of ``e_hat``),
-mixture weights ``pi`` (softmax), means, standard deviations ``exp(sigma_hat)``
-and correlations ``tanh(rho_hat)``. :func:`mdn_nll` is the per-point negative
-log-likelihood (eq. 26) in nats, computed in log space.
-
-Units: offsets are whatever the model was trained on (here normalised offsets,
-see :func:`utils.handwriting.normalizer`), so NLL values are nats per point in
-those units; they are comparable across models only on the same normalisation.
+Per time step the network emits ``1 + 6M`` raw numbers,
+``[e_hat | pi_hat | mu1 | mu2 | sigma1_hat | sigma2_hat | rho_hat]`` (M each but ``e_hat``), which
+:func:`mixture_params` maps to an end-of-stroke probability (sigmoid), mixture weights (softmax),
+means, standard deviations (exp) and correlations (tanh). NLLs are in nats per point, in the
+offsets' units (here standardised offsets, :func:`utils.handwriting.normalizer`).
 """
 from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from . import environment  # noqa: F401  (quiet TensorFlow before it is imported)
-from .handwriting import POINT_KINDS, START_ROW, point_kinds
 import keras
-from scipy.stats import multivariate_normal
+import numpy as np
 from keras import ops
+from scipy.stats import multivariate_normal
 
 from .checks import check_int
+from .handwriting import POINT_KINDS, START_ROW, point_kinds
+from .model import lstm_layers
 
-#: Bounds on the raw log standard deviation: keeps the squared z-scores finite in
-#: float32 even for a near-degenerate component (sigma >= e^-10 ~ 4.5e-5 units).
+#: Bounds on the log standard deviation: squared z-scores stay finite in float32.
 LOG_SIGMA_MIN, LOG_SIGMA_MAX = -10.0, 10.0
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
-def _check_components(num_components):
-    check_int(num_components, "num_components")
-
-
 def _split_raw(raw):
-    """Split raw ``(..., 1 + 6M)`` into its 7 named slices (backend tensors)."""
+    """The 7 slices of raw ``(..., 1 + 6M)`` outputs."""
     m = (raw.shape[-1] - 1) // 6
     if raw.shape[-1] != 1 + 6 * m or m < 1:
         raise ValueError(f"raw last dimension must be 1 + 6M, got {raw.shape[-1]}")
@@ -50,18 +36,12 @@ def _split_raw(raw):
 
 @keras.saving.register_keras_serializable(package="mdn")
 class MixtureDensityOutput(keras.layers.Layer):
-    """Linear map from features to raw mixture parameters.
-
-    Input ``(B, T, F)`` float32 features -> output ``(B, T, 1 + 6M)`` raw (unconstrained)
-    parameters in the layout of the module docstring.
-
-    Args:
-        num_components: M, the number of bivariate Gaussian components (int >= 1).
-    """
+    """Linear map from features ``(B, T, F)`` to the raw parameters ``(B, T, 1 + 6M)`` of
+    M = ``num_components`` bivariate Gaussians."""
 
     def __init__(self, num_components: int, **kwargs):
         super().__init__(**kwargs)
-        _check_components(num_components)
+        check_int(num_components, "num_components")
         self.num_components = int(num_components)
         self.dense = keras.layers.Dense(1 + 6 * self.num_components, name="mdn_params")
 
@@ -82,15 +62,14 @@ def mixture_params(raw, bias: float = 0.0, eps: float = 1e-6) -> dict:
     """Constrained mixture parameters, with Graves' sampling bias (section 5.4).
 
     Args:
-        raw: ``(..., 1 + 6M)`` raw outputs (NumPy array or tensor).
-        bias: b >= 0; ``pi = softmax(pi_hat * (1 + b))``, ``sigma = exp(sigma_hat - b)``.
-            0 gives the trained distribution; larger b gives cleaner, less varied samples.
+        raw: ``(..., 1 + 6M)`` raw outputs.
+        bias: b >= 0: ``pi = softmax(pi_hat * (1 + b))``, ``sigma = exp(sigma_hat - b)``; 0 is the
+            trained distribution.
         eps: correlations are clipped to ``+-(1 - eps)``.
 
     Returns:
-        Dict of float32 tensors: ``e`` ``(..., 1)`` end-of-stroke probability, and
-        ``pi``, ``mu1``, ``mu2``, ``sigma1``, ``sigma2``, ``rho`` each ``(..., M)``;
-        plus ``log_pi``, ``log_sigma1``, ``log_sigma2`` for log-space use.
+        float32 tensors: ``e`` and ``e_logit`` ``(..., 1)``; ``pi``, ``log_pi``, ``mu1``, ``mu2``,
+        ``sigma1``, ``sigma2``, ``log_sigma1``, ``log_sigma2``, ``rho``, each ``(..., M)``.
 
     Raises:
         ValueError: negative ``bias`` or ``eps`` outside (0, 1).
@@ -126,21 +105,8 @@ def _log_bivariate(x1, x2, p):
 
 
 def mdn_nll(y_true, raw, eps: float = 1e-6):
-    """Per-point negative log-likelihood of Graves' eq. 26, in nats.
-
-    ``-log( sum_j pi_j N(x | mu_j, sigma_j, rho_j) ) - log Bernoulli(eos | e)``, with
-    the mixture summed by log-sum-exp over components and the Bernoulli term by
-    log-sigmoid, so it stays finite for tiny sigmas and |rho| near 1. Usable as
-    a Keras loss directly (Keras averages the returned values over points).
-
-    Args:
-        y_true: ``(B, T, 3)`` targets ``(dx, dy, end_of_stroke)``.
-        raw: ``(B, T, 1 + 6M)`` raw network outputs.
-        eps: correlation bound, ``|rho| <= 1 - eps``.
-
-    Returns:
-        float32 tensor ``(B, T)``: NLL per point in nats.
-    """
+    """Negative log-likelihood (Graves eq. 26) of targets ``(B, T, 3)`` under raw outputs ``(B, T, 1 + 6M)``:
+    float32 ``(B, T)``, nats per point, computed in log space; usable as a Keras loss."""
     y_true = ops.convert_to_tensor(y_true, dtype="float32")
     p = mixture_params(raw, bias=0.0, eps=eps)
     log_mix = ops.logsumexp(p["log_pi"] + _log_bivariate(y_true[..., 0:1], y_true[..., 1:2], p), axis=-1)
@@ -153,32 +119,15 @@ def mdn_nll(y_true, raw, eps: float = 1e-6):
 def build_mdn_model(num_components: int = 20, units: int = 64, num_layers: int = 1,
                     learning_rate: float = 5e-3, decay_steps: int | None = None, clipnorm: float = 1.0,
                     seed: int = 0) -> keras.Model:
-    """Stacked LSTM + mixture density output, compiled with :func:`mdn_nll`.
-
-    Input ``(B, T, 3)`` offsets -> LSTM x ``num_layers`` (``units`` each) ->
-    :class:`MixtureDensityOutput` ``(B, T, 1 + 6M)``. ``num_components=1`` is the
-    single-Gaussian baseline. Gradients are clipped by their *global* norm (over all
-    variables together) through Adam's ``global_clipnorm``, as in the character model (Graves instead clips LSTM derivatives to [-10, 10] and output
-    derivatives to [-100, 100]).
-
-    Args:
-        num_components: M (int >= 1).
-        units: LSTM width (int >= 1).
-        num_layers: number of stacked LSTM layers (int >= 1).
-        learning_rate: Adam step size (> 0); the peak rate when ``decay_steps`` is set.
-        decay_steps: if given (int >= 1), the rate follows a cosine decay to 0 over
-            that many optimizer steps (set it to the total number of training steps),
-            which removes most of the end-of-training noise in the validation NLL.
-        clipnorm: bound on the global gradient norm (a number > 0).
-        seed: weight-initialisation seed.
-
-    Returns:
-        Compiled ``keras.Model``.
+    """Offsets ``(B, T, 3)`` -> ``num_layers`` LSTM layers of ``units`` -> :class:`MixtureDensityOutput`
+    with ``num_components`` components, seeded with ``seed`` and compiled with :func:`mdn_nll` and Adam
+    (``learning_rate``, gradients clipped to global norm ``clipnorm``; with ``decay_steps``, a cosine
+    decay of the rate to 0 over that many steps).
 
     Raises:
         ValueError: a non-positive size, learning rate, decay_steps or clipnorm.
     """
-    _check_components(num_components)
+    check_int(num_components, "num_components")
     check_int(units, "units")
     check_int(num_layers, "num_layers")
     if learning_rate <= 0:
@@ -200,45 +149,23 @@ def build_mdn_model(num_components: int = 20, units: int = 64, num_layers: int =
 
 
 def point_nll(model, inputs, targets, batch_size: int = 64) -> np.ndarray:
-    """NLL of every target point under ``model`` (nats), for breakdowns by point type.
-
-    Args:
-        model: a model from :func:`build_mdn_model`.
-        inputs, targets: float32 ``(N, T, 3)`` pairs (see ``utils.handwriting.make_pairs``).
-        batch_size: sequences per forward pass.
-
-    Returns:
-        float64 ``(N, T)`` array; its mean is the validation loss Keras reports.
-    """
+    """NLL in nats, float64 ``(N, T)``, of every target of ``(inputs, targets)`` pairs ``(N, T, 3)``
+    (:func:`utils.handwriting.make_pairs`) under a :func:`build_mdn_model` model; its mean is Keras' loss."""
     raw = model.predict(inputs, batch_size=batch_size, verbose=0)
     return ops.convert_to_numpy(mdn_nll(targets, raw)).astype(np.float64)
 
 
 def constant_velocity_point_nll(train_targets, eval_targets) -> np.ndarray:
-    """Per-point NLL (nats) of a constant-velocity baseline fitted on training data only.
+    """NLL in nats, float64 ``(N_eval, T)``, of ``eval_targets`` under a constant-velocity baseline fitted
+    on ``train_targets`` (both ``(N, T, 3)``, T >= 3), comparable with :func:`point_nll`.
 
-    Four kinds of point, told apart by the ``end_of_stroke`` flags
-    (:func:`utils.handwriting.point_kinds`), each with its own Gaussian fitted
-    on the training points of that kind (full covariance):
-
-    * t = 0, the first point of a sequence (an offset from the origin);
-    * the first point of every later stroke: the pen-up jump;
-    * a stroke's second point (no previous velocity within the stroke);
-    * every other point: offset ``t`` is predicted to equal offset ``t - 1``, and
-      the Gaussian is fitted on the residuals.
-
-    End-of-stroke is Bernoulli with the training frequency. Same targets and units
-    as :func:`mdn_nll` on ``make_pairs`` output, so the numbers are comparable.
-
-    Args:
-        train_targets, eval_targets: ``(N, T, 3)`` arrays (or lists of equal-length ``(T, 3)``), T >= 3.
-
-    Returns:
-        float64 ``(N_eval, T)`` NLL per point.
+    Each kind of point has a Gaussian fitted on its training points: the first point, a pen-up jump
+    and a stroke's second point on the offset, later points on the change from the previous offset.
+    End-of-stroke is Bernoulli with the training frequency.
 
     Raises:
-        ValueError: sequences shorter than 3 points, or a kind of point in
-            ``eval_targets`` with fewer than 2 training examples.
+        ValueError: fewer than 3 points per sequence, or a kind of point to score with fewer than 2
+            training examples.
     """
     tr = np.stack([np.asarray(o, np.float64) for o in train_targets])
     ev = np.stack([np.asarray(o, np.float64) for o in eval_targets])
@@ -275,16 +202,9 @@ def constant_velocity_point_nll(train_targets, eval_targets) -> np.ndarray:
     return out - (eos * np.log(p_eos) + (1 - eos) * np.log1p(-p_eos))
 
 
-def _lstm_layers(model):
-    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
-    if not layers:
-        raise ValueError(f"model {model.name!r} has no LSTM layer")
-    return layers, model.get_layer("mdn")
-
-
 def _draw(p, components, rng):
-    """One ``(dx, dy, eos)`` per row from NumPy mixture params ``(S, M)`` / ``(S, 1)`` and the
-    chosen component of each row, ``components`` int ``(S,)``."""
+    """float32 ``(S, 3)``: one ``(dx, dy, eos)`` per row of NumPy mixture params, from component
+    ``components[s]`` of row s."""
     n = len(components)
     rows = np.arange(n)
     mu1, mu2 = p["mu1"][rows, components], p["mu2"][rows, components]
@@ -298,31 +218,25 @@ def _draw(p, components, rng):
 
 def sample_mdn(model, n_steps: int, *, sample_categorical, bias: float = 0.0, seed: int = 0, prime=None,
                num_samples: int = 1) -> np.ndarray:
-    """Generate offsets one step at a time, carrying LSTM state (Graves section 4, 5.4).
+    """Sample offsets one step at a time, carrying the LSTM state (Graves sections 4 and 5.4).
 
-    The model reads the start row (:data:`utils.handwriting.START_ROW`, as in training),
-    then ``prime`` if given, then each sampled offset. ``num_samples`` samples run as one batch.
+    The model reads :data:`utils.handwriting.START_ROW`, then ``prime``, then each sampled offset.
 
     Args:
-        model: a model from :func:`build_mdn_model` (trained on ``make_pairs`` inputs).
-        n_steps: number of offsets to generate (int >= 1).
-        sample_categorical: ``sample_categorical(logits, temperature, rng) -> int``: draws the
-            mixture component of each row from the unbiased mixture logits (float64 ``(M,)``) at
-            temperature ``1 / (1 + bias)``, with ``rng`` a :class:`numpy.random.Generator`.
-        bias: sampling bias b >= 0: the mixture weights' temperature and ``sigma = exp(sigma_hat - b)``
-            (:func:`mixture_params`); 0 samples the trained distribution.
-        seed: NumPy RNG seed; same seed, same model, same ``sample_categorical`` -> same samples.
-        prime: optional ``(P, 3)`` offsets (model units) to condition on; the output continues after them.
-        num_samples: independent samples drawn together (int >= 1).
+        model: a trained :func:`build_mdn_model` model.
+        n_steps: offsets to generate (int >= 1).
+        sample_categorical: ``(logits, temperature, rng) -> int``: draws a row's component from its
+            unbiased mixture logits, float64 ``(M,)``, at temperature ``1 / (1 + bias)``.
+        bias: sampling bias b >= 0 (:func:`mixture_params`).
+        seed: seed of the NumPy generator.
+        prime: optional ``(P, 3)`` offsets to continue.
+        num_samples: samples drawn as one batch (int >= 1).
 
     Returns:
-        float32 ``(n_steps, 3)`` sampled ``(dx, dy, end_of_stroke)`` in model units
-        (``(num_samples, n_steps, 3)`` when ``num_samples > 1``); invert the normaliser for
-        dataset units. Generation does not stop at an end-of-stroke.
+        float32 ``(n_steps, 3)`` offsets in model units, or ``(num_samples, n_steps, 3)``.
 
     Raises:
-        ValueError: bad ``n_steps``, ``num_samples``, ``bias`` or ``prime`` shape, or a component
-            id outside ``[0, M)`` from ``sample_categorical``.
+        ValueError: a bad argument, or a component outside ``[0, M)``.
     """
     check_int(n_steps, "n_steps")
     check_int(num_samples, "num_samples")
@@ -334,7 +248,7 @@ def sample_mdn(model, n_steps: int, *, sample_categorical, bias: float = 0.0, se
         if prime.ndim != 2 or prime.shape[1] != 3:
             raise ValueError(f"prime must have shape (P, 3), got {prime.shape}")
         feed = np.concatenate([feed, prime])
-    lstms, head = _lstm_layers(model)
+    lstms, head = lstm_layers(model), model.get_layer("mdn")
     states = [[ops.zeros((num_samples, layer.units))] * 2 for layer in lstms]
 
     def step(x):
@@ -360,32 +274,20 @@ def sample_mdn(model, n_steps: int, *, sample_categorical, bias: float = 0.0, se
 
 def next_position_density(model, inputs, positions, xs, ys, scale, shift, bias: float = 0.0,
                           steps=None, blur: float = 0.0) -> np.ndarray:
-    """Summed predicted density of the next pen position over a whole trajectory (Graves Fig. 10).
-
-    One forward pass gives the mixture for every step ``t``; its density over the
-    next *offset* is moved to absolute coordinates around ``positions[t]``
-    (dataset units: ``offset = scale * model_offset + shift``) and the densities of
-    all chosen steps are added on the grid. A component much narrower than a grid
-    cell would fall between grid points; ``blur`` convolves each step's density with
-    an isotropic Gaussian of that standard deviation (dataset units, e.g. the grid
-    spacing), which adds ``blur**2`` to each component's variances and keeps its
-    covariance: the picture is the density seen at grid resolution.
+    """Predicted densities of the next pen position, summed over the steps of one sequence (Graves Fig. 10).
 
     Args:
-        model: a model from :func:`build_mdn_model`.
-        inputs: ``(T, 3)`` model inputs for one sequence (a ``make_pairs`` inputs row).
-        positions: ``(T, 2)`` pen position *before* each target step, dataset units
-            (the origin, then the absolute points of the sequence).
-        xs, ys: 1-D grids of absolute x and y, dataset units.
-        scale, shift: ``(2,)`` normaliser ``std`` and ``mean`` of the offsets.
-        bias: sampling bias applied to the mixture.
-        steps: optional indices of the steps to include (default: all ``T``).
-        blur: display smoothing (>= 0, dataset units); 0 gives the exact density.
+        model: a :func:`build_mdn_model` model, read on model inputs ``inputs`` ``(T, 3)``.
+        positions: ``(T, 2)`` pen position before each target, dataset units.
+        xs, ys: the grid, dataset units.
+        scale, shift: normaliser ``std`` and ``mean``, ``(2,)``: ``offset = scale * model_offset + shift``.
+        bias: sampling bias of the mixture.
+        steps: indices of the steps to sum (default: all).
+        blur: standard deviation (>= 0, dataset units) added to every component, so that components
+            narrower than the grid do not fall between its points.
 
     Returns:
-        float64 ``(len(ys), len(xs))`` grid: the sum over steps of each step's
-        density (per unit^2), so it integrates to about the number of steps whose
-        mass lies inside the grid.
+        float64 ``(len(ys), len(xs))`` density per unit².
 
     Raises:
         ValueError: mismatched ``inputs`` / ``positions`` lengths, or ``blur < 0``.
@@ -413,7 +315,7 @@ def next_position_density(model, inputs, positions, xs, ys, scale, shift, bias: 
         pt = {k: v[t] for k, v in p.items()}
         u1 = ((gx - positions[t, 0] - shift[0]) / scale[0]).astype(np.float32).reshape(-1, 1)
         u2 = ((gy - positions[t, 1] - shift[1]) / scale[1]).astype(np.float32).reshape(-1, 1)
-        log_mix = ops.logsumexp(pt["log_pi"] + _log_bivariate(ops.convert_to_tensor(u1), ops.convert_to_tensor(u2), pt),
-                                axis=-1)
-        total += np.exp(ops.convert_to_numpy(log_mix).astype(np.float64)).reshape(gx.shape) / (scale[0] * scale[1])
+        log_p = pt["log_pi"] + _log_bivariate(ops.convert_to_tensor(u1), ops.convert_to_tensor(u2), pt)
+        density = np.exp(ops.convert_to_numpy(ops.logsumexp(log_p, axis=-1)).astype(np.float64))
+        total += density.reshape(gx.shape) / (scale[0] * scale[1])
     return total

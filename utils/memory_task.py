@@ -1,27 +1,11 @@
-"""Long-range memory: can a recurrent net remember the first symbol?
+"""Long-range memory: can a recurrent net output the first symbol of a sequence?
 
-The task (in the spirit of Hochreiter & Schmidhuber 1997, experiment 2): each
-sequence starts with one of ``n_symbols`` *signal* symbols, followed by
-``length - 1`` random *noise* symbols from a separate range of ids. After
-reading the whole sequence the network must output the first symbol. The
-information needed sits ``length - 1`` steps back, so the gradient that
-teaches the network to store it has to travel back through ``length - 1``
-recurrent steps.
-
-* A plain ``SimpleRNN`` multiplies that gradient by the recurrent Jacobian at
-  every step; it vanishes (or explodes) geometrically and the network falls
-  back to chance accuracy ``1 / n_symbols`` for long sequences. (Keras'
-  orthogonal recurrent initialisation delays this: the RNN here often
-  still solves length 50.)
-* An LSTM (Graves 2013, eqs. 7-11) can keep ``c_t = f_t c_{t-1} + ...`` with
-  ``f_t ~ 1`` and ``i_t ~ 0`` on noise: the error flows back unchanged (the
-  "constant error carousel"). A GRU has a similar additive path.
-
-Token ids: signal symbols are ``0 .. n_symbols-1``, noise symbols are
-``n_symbols .. n_symbols + n_noise - 1``; the vocabulary size is
-``n_symbols + n_noise`` (see :func:`memory_vocab_size`).
+Each sequence starts with one of ``n_symbols`` signal symbols (ids ``0 .. n_symbols-1``), followed by
+``length - 1`` noise symbols (ids ``n_symbols .. n_symbols + n_noise - 1``); the label is the first
+symbol (after Hochreiter & Schmidhuber 1997, experiment 2). The gradient that teaches the network to
+store it must travel back ``length - 1`` steps: it vanishes in a plain RNN, while an LSTM's cell can
+carry it unchanged when its forget gate is near 1 (Graves 2013, eqs. 7-11).
 """
-
 from __future__ import annotations
 
 import time
@@ -31,17 +15,6 @@ import pandas as pd
 
 from .checks import check_int
 
-__all__ = [
-    "make_memory_task",
-    "memory_vocab_size",
-    "matched_units",
-    "build_memory_model",
-    "count_trainable",
-    "run_memory_experiment",
-    "input_gradient_norms",
-    "KINDS",
-]
-
 #: Recurrent layer kinds understood by :func:`build_memory_model`.
 KINDS = ("rnn", "lstm", "gru")
 
@@ -49,36 +22,19 @@ DEFAULT_N_NOISE = 4
 
 
 def memory_vocab_size(n_symbols: int = 4, n_noise: int = DEFAULT_N_NOISE) -> int:
-    """Number of distinct token ids used by :func:`make_memory_task`."""
+    """Number of distinct ids :func:`make_memory_task` uses: ``n_symbols + n_noise``."""
     return int(n_symbols) + int(n_noise)
 
 
 def make_memory_task(n_samples: int, length: int, n_symbols: int = 4, seed: int = 0,
                      n_noise: int = DEFAULT_N_NOISE):
-    """Sequences whose label is their first symbol.
+    """``n_samples`` sequences of ``length`` ids and their labels, seeded by ``seed``.
 
-    Parameters
-    ----------
-    n_samples : int >= 1
-        Number of sequences.
-    length : int >= 1
-        Time steps per sequence (the signal is ``length - 1`` steps before
-        the end).
-    n_symbols : int >= 2
-        Number of signal symbols = number of classes; chance accuracy is
-        ``1 / n_symbols``.
-    seed : int
-        Seed of the NumPy generator; the same seed gives the same data.
-    n_noise : int >= 1
-        Number of distinct noise symbols.
+    Returns:
+        ``(x, y)``: int32 ``(n_samples, length)`` and int32 ``(n_samples,)``, ``y == x[:, 0]``.
 
-    Returns
-    -------
-    x : int32 array (n_samples, length)
-        ``x[:, 0]`` in ``[0, n_symbols)`` (the signal), ``x[:, 1:]`` in
-        ``[n_symbols, n_symbols + n_noise)`` (noise).
-    y : int32 array (n_samples,)
-        The class, equal to ``x[:, 0]``.
+    Raises:
+        ValueError: ``n_samples``, ``length`` or ``n_noise`` < 1, or ``n_symbols`` < 2.
     """
     for name, value, minimum in (("n_samples", n_samples, 1), ("length", length, 1),
                                  ("n_symbols", n_symbols, 2), ("n_noise", n_noise, 1)):
@@ -87,12 +43,11 @@ def make_memory_task(n_samples: int, length: int, n_symbols: int = 4, seed: int 
     y = rng.integers(0, n_symbols, size=n_samples).astype(np.int32)
     x = rng.integers(n_symbols, n_symbols + n_noise, size=(n_samples, length)).astype(np.int32)
     x[:, 0] = y
-    assert x.shape == (n_samples, length) and y.shape == (n_samples,)
     return x, y
 
 
 def _recurrent_params(kind: str, units: int, input_dim: int) -> int:
-    """Trainable parameters of one Keras recurrent layer (default options)."""
+    """Trainable parameters of one Keras recurrent layer with default options."""
     if kind == "rnn":
         return units * (input_dim + units + 1)
     if kind == "lstm":
@@ -103,10 +58,8 @@ def _recurrent_params(kind: str, units: int, input_dim: int) -> int:
 
 
 def matched_units(kind: str, lstm_units: int, input_dim: int, n_outputs: int = 0) -> int:
-    """Units for ``kind`` that give about as many trainable parameters as an
-    LSTM with ``lstm_units`` units (recurrent layer plus a Dense layer with
-    ``n_outputs`` outputs). An RNN gets a bit over 2x the units, a GRU ~1.1x.
-    """
+    """Units of a ``kind`` layer with about the parameters of an LSTM of ``lstm_units`` units, each
+    followed by a Dense layer of ``n_outputs`` outputs."""
     def total(k: str, u: int) -> int:
         return _recurrent_params(k, u, input_dim) + (u + 1) * n_outputs
 
@@ -116,15 +69,10 @@ def matched_units(kind: str, lstm_units: int, input_dim: int, n_outputs: int = 0
 
 
 def _gate_bias_initializer(kind: str, remember_bias: float):
-    """Bias initializer that starts a gated layer in "remember" mode.
+    """Bias initializer that starts a gated layer keeping its memory and ignoring new input.
 
-    LSTM (bias (4H,), blocks i, f, g, o): forget gate ``+remember_bias``,
-    input gate ``-remember_bias``, so initially f_t ~ sigmoid(b) ~ 1 and
-    i_t ~ sigmoid(-b) ~ 0: the cell keeps what it has and ignores new input
-    until training opens the input gate for the symbols worth storing.
-    GRU (bias (2, 3H) with ``reset_after=True``, blocks z, r, h; Keras uses
-    ``h_t = z_t h_{t-1} + (1 - z_t) h~_t``): update gate ``+remember_bias``,
-    the same keep/write split with the two gates coupled.
+    LSTM (blocks i, f, g, o): forget gate ``+remember_bias``, input gate ``-remember_bias``. GRU
+    (``reset_after=True``, blocks z, r, h): update gate ``+remember_bias``.
     """
     import keras
 
@@ -147,42 +95,21 @@ def _gate_bias_initializer(kind: str, remember_bias: float):
 
 def build_memory_model(kind: str, units: int, vocab_size: int, n_symbols: int,
                        match_params: bool = True, remember_bias: float | None = 4.0):
-    """A small classifier ``ids -> one-hot -> recurrent layer -> Dense logits``.
+    """An uncompiled classifier: int32 ids ``(batch, time)`` -> layers ``"embedding"`` (frozen one-hot),
+    ``kind`` and ``"logits"`` -> float32 ``(batch, n_symbols)``.
 
-    Parameters
-    ----------
-    kind : {"rnn", "lstm", "gru"}
-        ``keras.layers.SimpleRNN``, ``LSTM`` or ``GRU`` with Keras defaults
-        (tanh, orthogonal recurrent and Glorot input initialisation) except
-        for the gate biases (see ``remember_bias``).
-    units : int
-        Units of the LSTM. With ``match_params=True`` the RNN and GRU get the
-        number of units that gives about the same number of trainable
-        parameters (see :func:`matched_units`; for ``units=6`` and the
-        default task: LSTM 6, RNN 14, GRU 7 units, 388 / 382 / 389
-        parameters); otherwise all use ``units``.
-    vocab_size : int
-        Number of token ids (``memory_vocab_size(...)``).
-    n_symbols : int
-        Number of classes (output logits).
-    remember_bias : float or None
-        Initial gate bias b that makes the gated layers start out keeping
-        their memory: LSTM forget gate +b and input gate -b, GRU update gate
-        +b (f ~ sigmoid(4) = 0.982 for b = 4; compare Gers et al. 2000 and
-        Keras' ``unit_forget_bias``, which uses +1, and the "chrono"
-        initialisation of Tallec & Ollivier 2018, b ~ log(T)). It is the
-        standard fix for long dependencies and has no counterpart in the
-        gate-less SimpleRNN. ``None`` keeps the Keras defaults (LSTM forget
-        bias 1, everything else 0).
+    Args:
+        kind: ``"rnn"``, ``"lstm"`` or ``"gru"``: Keras' SimpleRNN, LSTM or GRU.
+        units: units of the LSTM; with ``match_params`` the others get about as many parameters
+            (:func:`matched_units`), else ``units`` too.
+        vocab_size: number of ids (:func:`memory_vocab_size`).
+        n_symbols: number of classes (int >= 2).
+        match_params: match the parameter counts.
+        remember_bias: initial bias b of the LSTM forget gate (+b) and input gate (-b) and of the GRU
+            update gate (+b); None keeps Keras' defaults.
 
-    Returns
-    -------
-    keras.Model (not compiled): input int32 ids (batch, time), output float32
-    logits (batch, n_symbols). Its layers are a plain chain
-    ``"ids" -> "embedding" -> kind -> "logits"``; ``"embedding"`` is a frozen
-    identity ``Embedding`` (vocab_size x vocab_size), i.e. a one-hot
-    encoding, so the recurrent layer's input weights do all the learning and
-    :func:`input_gradient_norms` can differentiate w.r.t. its output.
+    Raises:
+        ValueError: an unknown ``kind`` or a size below its minimum.
     """
     import keras
 
@@ -215,9 +142,17 @@ def count_trainable(model) -> int:
     return int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
 
 
+def compile_memory_model(model, learning_rate: float = 1e-2):
+    """Compile with Adam (gradients clipped to global norm 1), cross-entropy on logits and accuracy."""
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=1.0),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    return model
+
+
 def _stop_at_accuracy(threshold: float):
-    """Keras callback: stop training once an epoch's training accuracy
-    reaches ``threshold`` (saves time on the runs that are already solved)."""
+    """A callback that stops training once an epoch's training accuracy reaches ``threshold``."""
     import keras
 
     class StopAtAccuracy(keras.callbacks.Callback):
@@ -235,54 +170,16 @@ def run_memory_experiment(lengths=(5, 10, 20, 50, 100), kinds=KINDS, seed: int =
                           learning_rate: float = 1e-2,
                           remember_bias: float | None = 4.0,
                           stop_accuracy: float | None = 0.995) -> pd.DataFrame:
-    """Train each recurrent kind at each sequence length; test on fresh data.
+    """Train each of ``kinds`` (:func:`build_memory_model`) at each of ``lengths`` on ``n_train`` sequences
+    and test it on ``n_test`` fresh ones.
 
-    Every (kind, length) run is seeded with ``keras.utils.set_random_seed``
-    (weights, shuffling); the training set comes from ``seed`` and the
-    held-out test set from ``seed + 1``, so the table is reproducible on one
-    machine (CPU thread scheduling can still change the timings and, rarely,
-    last digits).
+    Each run is seeded with ``seed`` (training data too; test data with ``seed + 1``), compiled by
+    :func:`compile_memory_model` and trained for at most ``epochs``, stopping once the training
+    accuracy reaches ``stop_accuracy`` (None: never).
 
-    Measured with the defaults (2 CPU cores, ~35 s per call, seeds 0-7):
-    every kind reaches ~1.0 up to length 10. At length 50 the SimpleRNN is
-    hit and miss (0.24-1.0; four of eight seeds 1.0); at length 100 it is at
-    chance (0.22-0.27) in all eight seeds, while the GRU reaches 1.0 in all
-    eight and the LSTM in seven (seed 0: 0.77, three of the four classes).
-    Small LSTMs sometimes stall on such a 3-of-4 plateau (once each at
-    lengths 20 and 50 too). The gated layers owe their lead to
-    ``remember_bias``: with ``remember_bias=None`` (Keras' default biases)
-    and the same budget they did *worse* than the SimpleRNN (seeds 0-2:
-    LSTM ~0.5 at length 50 and chance at 100; GRU chance from length 50),
-    because a forget gate of sigmoid(1) = 0.73 keeps only 0.73^20 ~ 2e-3 of
-    its memory after 20 steps.
-
-    Parameters
-    ----------
-    lengths : sequence of int
-        Sequence lengths T to try.
-    kinds : sequence of {"rnn", "lstm", "gru"}
-    seed : int
-    n_train, n_test : int
-        Training and held-out sequences per run.
-    units : int
-        LSTM units; RNN and GRU get a matched parameter count
-        (see :func:`build_memory_model`).
-    n_symbols, n_noise : int
-        Classes and noise symbols (chance accuracy = 1 / n_symbols).
-    epochs, batch_size : int
-        Maximum epochs and minibatch size.
-    learning_rate : float
-        Adam step size (gradients clipped to norm 1).
-    remember_bias : float or None
-        Initial gate bias of the gated layers (see :func:`build_memory_model`).
-    stop_accuracy : float or None
-        Stop a run early once its training accuracy reaches this value.
-
-    Returns
-    -------
-    pandas.DataFrame, one row per run, columns ``kind`` (str), ``length``
-    (int), ``accuracy`` (held-out, in [0, 1]), ``n_params`` (trainable
-    parameters) and ``seconds`` (wall time to build, train and evaluate, s).
+    Returns:
+        One row per run: ``kind``, ``length``, ``accuracy`` (held-out fraction correct),
+        ``n_params`` (trainable) and ``seconds`` (to build, train and test).
     """
     import keras
 
@@ -296,11 +193,7 @@ def run_memory_experiment(lengths=(5, 10, 20, 50, 100), kinds=KINDS, seed: int =
             keras.utils.set_random_seed(seed)
             model = build_memory_model(kind, units, vocab, n_symbols,
                                        remember_bias=remember_bias)
-            model.compile(
-                optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                metrics=["accuracy"],
-            )
+            compile_memory_model(model, learning_rate)
             callbacks = [] if stop_accuracy is None else [_stop_at_accuracy(stop_accuracy)]
             model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size,
                       callbacks=callbacks, verbose=0)
@@ -317,35 +210,15 @@ def run_memory_experiment(lengths=(5, 10, 20, 50, 100), kinds=KINDS, seed: int =
 
 
 def input_gradient_norms(model, x, y) -> np.ndarray:
-    """How strongly the loss reacts to the input at each time step.
+    """How much gradient of the loss reaches the input at each time step.
 
-    Computes the cross-entropy loss of ``model`` on ``(x, y)``, summed over
-    the batch (so each sequence's gradient does not shrink with the batch
-    size), and its gradient with respect to the *embedded* input sequence
-    ``e`` (the output of the layer named ``"embedding"``, here the one-hot
-    vectors), then returns, for every step t, the batch mean of
-    ``||dLoss_n/de_{n,t}||`` (Euclidean norm over the embedding features).
+    Returns:
+        float64 ``(length,)``: for each step t, the batch mean of ``||dLoss_n / de_(n,t)||``, the
+        cross-entropy of sequence n of ``x`` ``(batch, length)``, label ``y[n]``, differentiated with
+        respect to the output ``e`` of ``model``'s ``"embedding"`` layer (:func:`build_memory_model`).
 
-    For the memory task only step 0 carries information, so what matters is
-    how much gradient reaches t = 0 compared with the last step. Measured at
-    initialisation (length 100, 256 sequences, seed 0, ``units=6``): the
-    SimpleRNN's norm falls from 0.82 at t = 99 to 6e-8 at t = 0 (a factor
-    ~1e-7: the vanishing gradient), the LSTM's from 1.4e-2 to 1.0e-3 (a
-    factor ~0.07; its forget gate alone would give 0.982^99 ~ 0.17). After
-    training (16 epochs) the LSTM's norm peaks at t = 0 (0.21, vs 6e-3 in
-    mid-sequence), the RNN's is still 200x smaller at t = 0 than at the end.
-    A model that is confidently right has a loss, and so gradients, near 0:
-    compare the shapes of the curves rather than their absolute values.
-
-    Parameters
-    ----------
-    model : keras.Model from :func:`build_memory_model` (a plain layer chain)
-    x : int array (batch, length)
-    y : int array (batch,)
-
-    Returns
-    -------
-    float64 array (length,), units of loss per unit of embedding value.
+    Raises:
+        ValueError: mismatched shapes, or no ``"embedding"`` layer.
     """
     import tensorflow as tf
 
@@ -368,6 +241,4 @@ def input_gradient_norms(model, x, y) -> np.ndarray:
         )
     grad = tape.gradient(loss, embedded)                          # (batch, length, vocab)
     norms = tf.norm(grad, axis=-1)                                # (batch, length)
-    result = np.asarray(tf.reduce_mean(norms, axis=0), dtype=np.float64)
-    assert result.shape == (x.shape[1],)
-    return result
+    return np.asarray(tf.reduce_mean(norms, axis=0), dtype=np.float64)

@@ -1,20 +1,15 @@
-"""Other views of the notebook's character model, derived from the model itself.
+"""Views of the notebook's character model, derived from the model's own graph.
 
-The notebook defines the model in plain Keras (``build_model`` in section 4, a
-functional model ``ids (B, T) -> logits (B, T, V)`` whose ``keras.layers.LSTM``
-layers start every sequence from a zero state). Generation and held-out scoring need
-to *carry* the LSTM state from one call to the next, and truncated back-propagation
-needs stateful layers. Rather than a second definition that could drift from the
-notebook's, these views are derived from the model's own graph:
+The notebook's ``build_model`` makes a functional model ``ids (B, T) -> logits (B, T, V)`` whose LSTM
+layers start every call from a zero state. Generation, held-out scoring and truncated back-propagation
+need the state carried instead:
 
-* :func:`state_io_model` - the same graph, same weights, with every LSTM layer's
-  ``(h, c)`` as extra inputs and outputs: ``[ids, h_1, c_1, ..., h_L, c_L] ->
-  [logits, h_1, c_1, ..., h_L, c_L]``, layers in graph order;
-* :func:`stateful_model` - the same graph with Keras-stateful LSTM layers and a fixed
-  batch size (fresh weights), for truncated BPTT with carried state (Graves 2013, 3.2).
+* :func:`state_io_model`, the *state-I/O view*: same graph and weights, every LSTM layer's ``(h, c)``
+  as extra inputs and outputs;
+* :func:`stateful_model`: same graph with Keras-stateful LSTM layers and a fixed batch size (fresh
+  weights).
 
-Layers keep their names in every view, so weights are copied by name
-(:func:`copy_weights`). Any layer that is not an LSTM is cloned as it is.
+Layers keep their names in every view, so :func:`copy_weights` copies weights by name.
 """
 from __future__ import annotations
 
@@ -49,16 +44,15 @@ def _check_model(model) -> None:
 
 
 def state_io_model(model: keras.Model, batch_size: int | None = None) -> keras.Model:
-    """The stateful-I/O view of ``model``: same graph and weights, LSTM states in and out.
-
-    Args:
-        model: a functional model ``ids (B, T) -> logits (B, T, V)`` with LSTM layers
-            (stateful or not; the view itself is not Keras-stateful).
-        batch_size: fixed batch size of the view's inputs (``None`` = any).
+    """The state-I/O view of ``model`` (a functional ``ids -> logits`` model with LSTM layers).
 
     Returns:
-        ``keras.Model`` with inputs ``[ids, h_1, c_1, ..., h_L, c_L]`` (each state
-        float32 ``(B, H_l)``) and outputs ``[logits, h_1, c_1, ..., h_L, c_L]``.
+        A model with a copy of the weights, ``[ids, h_1, c_1, ..., h_L, c_L] -> [logits, h_1, c_1, ...,
+        h_L, c_L]``, states float32 ``(batch_size, units_l)``, layers in graph order.
+
+    Raises:
+        TypeError: ``model`` is not a functional Keras model.
+        ValueError: it has not one input and one output, or no LSTM layer.
     """
     _check_model(model)
     state_in, state_out = [], []
@@ -74,8 +68,7 @@ def state_io_model(model: keras.Model, batch_size: int | None = None) -> keras.M
         return outputs
 
     ids = keras.Input(shape=(None,), batch_size=batch_size, dtype="int32", name="ids")
-    # `_run_through_graph` is what keras.models.clone_model runs; it is called directly here
-    # because the clone gains inputs (the states) that clone_model's own Model() call rejects.
+    # What keras.models.clone_model runs, called directly: the clone gains inputs (the states).
     logits = model._run_through_graph(
         ids, operation_fn=lambda layer: _clone_layer(layer, return_state=True, stateful=False), call_fn=call)
     view = keras.Model([ids, *state_in], [logits, *state_out], name=model.name + "_state_io")
@@ -83,15 +76,8 @@ def state_io_model(model: keras.Model, batch_size: int | None = None) -> keras.M
 
 
 def stateful_model(model: keras.Model, batch_size: int) -> keras.Model:
-    """A fresh copy of ``model``'s architecture with Keras-stateful LSTM layers (new weights).
-
-    Each LSTM layer keeps the final ``(h, c)`` of one batch as the initial state of the
-    next (truncated BPTT with carried state); reset with :func:`reset_lstm_states`.
-
-    Args:
-        model: the training-view model (its weights are not copied).
-        batch_size: the fixed number of streams per batch (>= 1).
-    """
+    """``model``'s architecture, new weights, with Keras-stateful LSTM layers and ``batch_size`` streams:
+    each batch starts from the states the previous one left (:func:`reset_lstm_states` zeroes them)."""
     _check_model(model)
     batch_size = check_int(batch_size, "batch_size")
     ids = keras.Input(batch_shape=(batch_size, None), dtype="int32", name="ids")
@@ -99,11 +85,11 @@ def stateful_model(model: keras.Model, batch_size: int) -> keras.Model:
                                     clone_function=lambda layer: _clone_layer(layer, stateful=True))
 
 
-def zero_states(step_model: keras.Model, batch_size: int) -> list:
-    """Zero ``[h_1, c_1, ..., h_L, c_L]`` (each ``(batch_size, H)``) for a stateful-I/O model."""
+def zero_states(state_io: keras.Model, batch_size: int) -> list:
+    """Zero ``[h_1, c_1, ..., h_L, c_L]``, each float32 ``(batch_size, units_l)``, for a state-I/O view."""
     import tensorflow as tf
 
-    return [tf.zeros((batch_size, int(t.shape[-1]))) for t in step_model.inputs[1:]]
+    return [tf.zeros((batch_size, int(t.shape[-1]))) for t in state_io.inputs[1:]]
 
 
 def reset_lstm_states(model: keras.Model) -> None:
@@ -114,7 +100,7 @@ def reset_lstm_states(model: keras.Model) -> None:
 
 
 def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:
-    """Copy the weights of every layer of ``target`` from the same-named layer of ``source``."""
+    """Copy into each layer of ``target`` the weights of the same-named layer of ``source``; returns it."""
     for layer in target.layers:
         if layer.weights:
             layer.set_weights(source.get_layer(layer.name).get_weights())
@@ -122,23 +108,6 @@ def copy_weights(source: keras.Model, target: keras.Model) -> keras.Model:
 
 
 def lstm_flops_per_char(model: keras.Model) -> float:
-    """Forward FLOPs per character of the LSTM layers' matrix products (``x_t K`` and ``h_{t-1} R``).
-
-    Two FLOPs per multiply-add, read from the kernels' shapes; works for the plain model and its views.
-    """
-    forward = 0.0
-    for layer in model.layers:
-        if isinstance(layer, layers.LSTM):
-            forward += 2 * (math.prod(layer.cell.kernel.shape) + math.prod(layer.cell.recurrent_kernel.shape))
-    return forward
-
-
-def training_flops_per_char(model: keras.Model) -> float:
-    """Floating-point operations to *train* on one character (forward + backward ~ 3x forward).
-
-    Counts the multiply-adds (2 FLOPs each) of every LSTM layer's input and recurrent
-    matrix products and of every Dense layer, read from their kernels; element-wise
-    gate arithmetic and the embedding lookup are ignored.
-    """
-    dense = sum(2 * math.prod(layer.kernel.shape) for layer in model.layers if isinstance(layer, layers.Dense))
-    return 3 * (lstm_flops_per_char(model) + dense)
+    """Forward FLOPs per character of the LSTM matrix products ``x_t K`` and ``h_(t-1) R`` (2 per weight)."""
+    return float(sum(2 * (math.prod(layer.cell.kernel.shape) + math.prod(layer.cell.recurrent_kernel.shape))
+                     for layer in lstm_layers(model)))

@@ -1,60 +1,17 @@
-"""Character n-gram language model with interpolated modified Kneser-Ney smoothing.
+"""Character n-gram language model with interpolated modified Kneser-Ney smoothing (vectorised NumPy).
 
-This is the count-based baseline the LSTM is compared against (in bits per
-character). Everything is vectorised NumPy: there is no Python loop over
-characters, only over the (at most 9) n-gram orders.
+From each seen n-gram count ``c(h w)`` a discount ``D`` is subtracted and the freed mass goes to
+the next-lower order (context ``h'``, ``h`` without its first symbol)::
 
-The Kneser-Ney idea
--------------------
-A maximum-likelihood n-gram model gives probability 0 to every n-gram it has
-not seen. Kneser-Ney fixes this in two ways:
+    p_n(w | h) = (c(h w) - D(c(h w))) / c(h) + gamma(h) p_(n-1)(w | h')
+    gamma(h) = (D1 N1(h .) + D2 N2(h .) + D3 N3+(h .)) / c(h)
 
-1. **Absolute discounting with interpolation.** From every seen n-gram count
-   ``c(h w)`` (context ``h`` of ``n-1`` symbols, next symbol ``w``) a small
-   discount ``D`` is subtracted, and the mass freed this way is given to the
-   next-lower-order model (context ``h'`` = ``h`` without its first symbol)::
-
-       p_n(w | h) = (c(h w) - D(c(h w))) / c(h)  +  gamma(h) * p_{n-1}(w | h')
-       gamma(h)   = (D1 N1(h .) + D2 N2(h .) + D3 N3+(h .)) / c(h)
-
-   where ``c(h) = sum_w c(h w)`` and ``Nk(h .)`` is the number of distinct
-   symbols that follow ``h`` exactly ``k`` times (``N3+``: 3 or more times).
-   If ``h`` was never seen as a context, ``p_n(w | h) = p_{n-1}(w | h')``
-   (all the weight goes to the lower order).
-   *Modified* KN (Chen & Goodman) uses three discounts per order, one for
-   n-grams seen once, twice, and three or more times, estimated from the
-   counts-of-counts ``n_k`` (number of n-grams of that order seen k times)::
-
-       Y = n1 / (n1 + 2 n2),  D1 = 1 - 2Y n2/n1,  D2 = 2 - 3Y n3/n2,  D3 = 3 - 4Y n4/n3
-
-2. **Continuation counts for the lower orders.** A lower-order model is only
-   consulted when the longer context did not settle the question, so it should
-   reflect how many *different* contexts a string follows, not how often it
-   occurs. Below the highest order, ``c(.)`` is therefore replaced by the
-   continuation count ``N1+(. h w)``: the number of distinct symbols seen
-   immediately before ``h w``. (E.g. "ork" is frequent only after "Y", so a
-   novel context should not expect it.) The discounts of a lower order are
-   estimated from the counts-of-counts of its continuation counts.
-
-The unigram level is interpolated with the uniform distribution ``1 / V`` over
-all ``vocab_size`` ids, so every id -- also ids never seen in training, such
-as an ``[UNK]`` id -- gets a strictly positive probability, and every
-predictive distribution sums to 1.
-
-References
-----------
-R. Kneser and H. Ney (1995). Improved backing-off for M-gram language
-modeling. ICASSP, vol. 1, pp. 181-184.
-S. F. Chen and J. Goodman (1998). An empirical study of smoothing techniques
-for language modeling. Technical Report TR-10-98, Harvard University.
-
-Implementation notes
---------------------
-An n-gram ``(x_1, ..., x_n)`` is encoded as the int64 key
-``x_1 V^(n-1) + ... + x_n`` (base ``V = vocab_size``), so keys sort
-lexicographically, the key of its context is ``key // V`` and of its suffix
-``key % V^(n-1)``. Counts come from ``np.unique`` and look-ups use
-``np.searchsorted`` on the sorted key tables.
+with ``Nk(h .)`` the number of symbols seen k times (3+: at least 3) after ``h``; an unseen context
+passes all weight down. From the counts-of-counts ``n_k`` of an order (Chen & Goodman 1998):
+``Y = n1 / (n1 + 2 n2)``, ``Dk = k - (k + 1) Y n_(k+1) / n_k``. Below the top order, counts are
+continuation counts (Kneser & Ney 1995): the distinct symbols seen before ``h w``. The unigrams are
+interpolated with ``1 / V``, so every id has a probability > 0. An n-gram is stored as the int64 key
+``x_1 V^(n-1) + ... + x_n``; its context's key is ``key // V``.
 """
 
 from __future__ import annotations
@@ -65,33 +22,17 @@ import numpy as np
 import pandas as pd
 
 from .checks import check_int
+from .units import LN2
 
 __all__ = ["KneserNeyLM", "select_order"]
 
 _INT64_MAX = int(np.iinfo(np.int64).max)
-# Discounts used when the counts-of-counts are too degenerate to estimate them
-# (e.g. no n-gram of that order is seen exactly once or twice).
-_FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
-# Discounts are kept >= this so that every seen context passes some mass down
-# and every id keeps a probability > 0.
-_MIN_DISCOUNT = 1e-3
+_FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)  # where the counts-of-counts cannot give an estimate
+_MIN_DISCOUNT = 1e-3  # every seen context passes some mass down
 
 
 def _check_ids(ids, vocab_size: int, name: str = "ids", allow_empty: bool = False) -> np.ndarray:
-    """Validate a sequence of ids and return it as a 1-D int64 array.
-
-    Inputs:
-    - ids: array-like of integer ids, shape (T,)
-    - vocab_size: int V; every id must lie in [0, V)
-    - name: argument name used in error messages
-    - allow_empty: whether T == 0 is allowed
-
-    Returns:
-    - ids: np.ndarray of shape (T,), dtype int64
-
-    Raises TypeError for a non-integer dtype and ValueError for a wrong number of
-    dimensions, an empty input (unless allowed) or ids out of range.
-    """
+    """``ids`` as 1-D int64; TypeError for another dtype, ValueError for another shape or range."""
     arr = np.asarray(ids)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array, got shape {arr.shape}")
@@ -110,20 +51,8 @@ def _check_ids(ids, vocab_size: int, name: str = "ids", allow_empty: bool = Fals
 
 
 def _modified_discounts(counts: np.ndarray) -> np.ndarray:
-    """Chen & Goodman's modified-KN discounts from one order's counts.
-
-    Inputs:
-    - counts: np.ndarray of shape (K,), positive integer counts of the K distinct
-      n-grams of one order (raw counts at the highest order, continuation counts
-      below it)
-
-    Returns:
-    - D: np.ndarray of shape (3,), float64: the discounts (D1, D2, D3+) for n-grams
-      seen once, twice, and three or more times. Each D_k lies in
-      [_MIN_DISCOUNT, k], which keeps every probability > 0 and every predictive
-      distribution normalised; counts-of-counts too degenerate for the estimate
-      fall back to _FALLBACK_DISCOUNTS.
-    """
+    """The discounts ``(D1, D2, D3+)``, float64 ``(3,)``, from the counts of one order, ``Dk`` clipped to
+    ``[_MIN_DISCOUNT, k]``."""
     n = np.bincount(np.minimum(counts, 5), minlength=6).astype(np.float64)  # n[k] = #n-grams seen k times
     D = np.array(_FALLBACK_DISCOUNTS, dtype=np.float64)
     if n[1] > 0 and n[2] > 0:
@@ -137,47 +66,25 @@ def _modified_discounts(counts: np.ndarray) -> np.ndarray:
 
 
 def _lookup(table: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Find queries in a sorted table of unique keys.
-
-    Inputs:
-    - table: np.ndarray of shape (K,), sorted unique int64 keys, K >= 1
-    - queries: np.ndarray of shape (Q,), int64 keys
-
-    Returns a tuple of:
-    - idx: np.ndarray of shape (Q,), int64 position of each query (valid only where found)
-    - found: np.ndarray of shape (Q,), bool, whether the query is in the table
-    """
+    """``(idx, found)``: where each query is in a sorted table of unique keys, and whether it is there."""
     idx = np.searchsorted(table, queries)
     idx = np.minimum(idx, table.size - 1)
     return idx, table[idx] == queries
 
 
 class KneserNeyLM:
-    """Interpolated (modified) Kneser-Ney character n-gram LM over integer ids 0..vocab_size-1.
+    """Interpolated modified Kneser-Ney model of order N = ``order`` over ids ``0 .. vocab_size-1``: it
+    predicts an id from up to N-1 preceding ids.
 
-    A model of order N predicts the next id from (up to) the N-1 preceding ids.
-    Order 1 is a unigram model interpolated with the uniform distribution.
-    See the module docstring for the formulas.
+    Attributes:
+        discounts_: float64 ``(N, 3)``, after :meth:`fit`: row n-1 holds order n's ``(D1, D2, D3+)``.
+        unigram_: float64 ``(V,)``, after :meth:`fit`: the smoothed order-1 distribution.
 
-    Attributes (after fit):
-    - order: int N
-    - vocab_size: int V
-    - discounts_: np.ndarray of shape (N, 3), float64; row n-1 holds (D1, D2, D3+)
-      for the n-grams of order n
-    - unigram_: np.ndarray of shape (V,), float64, the smoothed order-1
-      distribution (sums to 1, every entry > 0)
-    - num_ngrams_: list of N ints, number of distinct n-grams stored per order
+    Raises:
+        ValueError: a bad ``order`` or ``vocab_size``, or ``V ** N`` too large for int64 keys.
     """
 
     def __init__(self, order: int, vocab_size: int):
-        """
-        Inputs:
-        - order: int >= 1, n-gram order N (the model conditions on up to N-1 ids)
-        - vocab_size: int >= 1, number of ids V; valid ids are 0..V-1
-
-        Raises TypeError for non-int arguments, ValueError for order < 1,
-        vocab_size < 1, or vocab_size**order too large for int64 n-gram keys.
-        """
         self.order = check_int(order, "order", 1)
         self.vocab_size = check_int(vocab_size, "vocab_size", 1)
         if self.vocab_size ** self.order - 1 > _INT64_MAX:  # largest key is V**N - 1
@@ -191,23 +98,13 @@ class KneserNeyLM:
         state = "fitted" if self._fitted else "unfitted"
         return f"KneserNeyLM(order={self.order}, vocab_size={self.vocab_size}, {state})"
 
-    # ------------------------------------------------------------------ fitting
-    def fit(self, ids: np.ndarray) -> "KneserNeyLM":
-        """Count the n-grams of a training text and build the smoothed tables.
-
-        Inputs:
-        - ids: np.ndarray of shape (T,), integer dtype (int32/int64), T >= 1, every
-          value in [0, vocab_size); the training text as one id sequence
-
-        Returns:
-        - self (fitted)
-        """
+    def fit(self, ids: np.ndarray) -> KneserNeyLM:
+        """Count the n-grams of a training text ``ids`` (int ``(T,)``, T >= 1); returns self."""
         ids = _check_ids(ids, self.vocab_size)
         V, N, T = self.vocab_size, self.order, ids.size
 
-        # Distinct n-gram keys of every order, top-down: the N-grams by sorting the
-        # windows, the shorter ones as (already sorted) prefixes of the longer ones
-        # plus the very last m-gram of the text, which is no prefix.
+        # Distinct keys of every order, top-down: the N-grams sorted, each shorter order as the
+        # prefixes of the next longer one, plus the text's last m-gram, which is no prefix.
         types: dict[int, np.ndarray] = {}
         top_counts = None
         if N >= 2:
@@ -233,7 +130,6 @@ class KneserNeyLM:
         self._gamma: dict[int, np.ndarray] = {}   # order m -> backoff weight gamma(h)
         self._span: dict[int, np.ndarray] = {}    # order m -> n-grams of context j: keys[span[j]:span[j+1]]
         self._dense: dict[int, np.ndarray] = {}   # order m -> dense alpha table (built lazily by predict)
-        self.num_ngrams_ = [0] * N
 
         # Orders 2..N (sparse tables).
         for m in range(2, N + 1):
@@ -241,7 +137,6 @@ class KneserNeyLM:
                 keys, counts = types[N], top_counts
             else:  # continuation counts: #distinct ids preceding each m-gram
                 keys, counts = np.unique(types[m + 1] % V ** m, return_counts=True)
-            self.num_ngrams_[m - 1] = int(keys.size)
             if keys.size == 0:
                 continue
             D = _modified_discounts(counts)
@@ -266,7 +161,6 @@ class KneserNeyLM:
         else:
             counts1 = np.bincount(types[2] % V, minlength=V) if types[2].size else np.zeros(V, np.int64)
         total = counts1.sum()
-        self.num_ngrams_[0] = int(np.count_nonzero(counts1))
         if total == 0:
             self.discounts_[0] = _FALLBACK_DISCOUNTS
             self.unigram_ = np.full(V, 1.0 / V)
@@ -283,10 +177,7 @@ class KneserNeyLM:
 
     @staticmethod
     def _window_keys(ids: np.ndarray, n: int, V: int) -> np.ndarray:
-        """Keys of all length-n windows of ids (shape (T,), int64).
-
-        Returns np.ndarray of shape (T-n+1,), int64; entry s encodes ids[s:s+n] in base V.
-        """
+        """int64 ``(T-n+1,)``: the key of ``ids[s:s+n]`` for every start s."""
         T = ids.size
         if T < n:
             return np.zeros(0, dtype=np.int64)
@@ -300,22 +191,8 @@ class KneserNeyLM:
         if not getattr(self, "_fitted", False):
             raise RuntimeError("KneserNeyLM is not fitted yet; call fit(train_ids) first")
 
-    # ------------------------------------------------------------------ scoring
     def log_prob(self, ids: np.ndarray) -> np.ndarray:
-        """Natural-log probability of every id given the ids before it.
-
-        Target ids[i] (i >= 1) is predicted from ids[max(0, i-N+1):i], i.e. from
-        up to N-1 preceding ids of the same array; near the start the shorter
-        available context is used (the lower-order KN distribution).
-
-        Inputs:
-        - ids: np.ndarray of shape (T,), integer dtype, T >= 1, values in [0, vocab_size)
-
-        Returns:
-        - logp: np.ndarray of shape (T-1,), float64, log p(ids[i] | context) in
-          nats for i = 1..T-1 (all finite and < 0 unless V == 1). Bits per
-          character = -logp.mean() / np.log(2).
-        """
+        """Log-probability (nats), float64 ``(T-1,)``, of each ``ids[i]``, i >= 1, given the ids before it."""
         self._check_fitted()
         ids = _check_ids(ids, self.vocab_size)
         V, T = self.vocab_size, ids.size
@@ -335,13 +212,12 @@ class KneserNeyLM:
             p[m - 1 :] = np.where(cfound, alpha + self._gamma[m][ci] * tail, tail)
         return np.log(p[1:])
 
-    # Dense (num_contexts + 1, V) alpha tables are used by predict for the orders
-    # whose table has at most this many entries (the low orders); the extra last
-    # row is all zeros and serves unseen contexts.
+    # predict uses dense (contexts + 1, V) alpha tables up to this size; the last row serves unseen contexts
+
     _DENSE_MAX_ENTRIES = 1 << 22
 
     def _dense_alpha(self, m: int) -> np.ndarray | None:
-        """Dense alpha table of order m, shape (num_contexts + 1, V), or None if too large."""
+        """Dense alpha table of order m, ``(contexts + 1, V)``, or None if too large."""
         if m in self._dense:
             return self._dense[m]
         V, n_ctx = self.vocab_size, self._ctx[m].size
@@ -355,25 +231,8 @@ class KneserNeyLM:
         return table
 
     def predict(self, ids: np.ndarray, chunk_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
-        """Log-probability and most likely id for every target ids[1:].
-
-        Target ids[i] (i >= 1) is predicted from ids[max(0, i-N+1):i], exactly as
-        in log_prob; for every position the full predictive distribution over
-        the V ids is built (vectorised over a chunk of positions, order by order)
-        and both the target's log-probability and its argmax are read off it.
-        Next-id accuracy = np.mean(argmax == ids[1:]).
-
-        Inputs:
-        - ids: np.ndarray of shape (T,), integer dtype, T >= 1, values in [0, vocab_size)
-        - chunk_size: int >= 1, number of positions whose (chunk_size, V)
-          distributions are held in memory at once
-
-        Returns a tuple of:
-        - logp: np.ndarray of shape (T-1,), float64, the same values as log_prob(ids)
-        - argmax: np.ndarray of shape (T-1,), int64, argmax_v p(v | context) for
-          each target (ties -> lowest id), equal to
-          np.argmax(next_distribution(context))
-        """
+        """``(logp, argmax)`` of every target ``ids[1:]``: float64 ``(T-1,)`` as :meth:`log_prob`, and the
+        likeliest ids, int64 ``(T-1,)`` (ties: the lowest); ``chunk_size`` positions at a time."""
         self._check_fitted()
         ids = _check_ids(ids, self.vocab_size)
         chunk_size = check_int(chunk_size, "chunk_size", 1)
@@ -413,16 +272,7 @@ class KneserNeyLM:
         return logp, best
 
     def next_distribution(self, context: np.ndarray) -> np.ndarray:
-        """Distribution of the next id given a context.
-
-        Inputs:
-        - context: np.ndarray of shape (L,), integer dtype, values in [0, vocab_size);
-          L may be 0 or anything; only the last min(L, N-1) ids are used
-
-        Returns:
-        - probs: np.ndarray of shape (V,), float64, p(next id = v | context); all
-          entries > 0 and they sum to 1
-        """
+        """``p(next id | context)``, float64 ``(V,)``, for int ``context`` ``(L,)`` (its last N-1 ids)."""
         self._check_fitted()
         context = _check_ids(context, self.vocab_size, name="context", allow_empty=True)
         V = self.vocab_size
@@ -445,21 +295,14 @@ class KneserNeyLM:
 
 
 def select_order(train_ids, valid_ids, vocab_size, orders=range(1, 9)):
-    """Fit one Kneser-Ney model per order and keep the best on validation data.
+    """Fit one model per order and keep the one with the lowest validation bits per character.
 
-    Inputs:
-    - train_ids: np.ndarray of shape (T_train,), integer dtype, values in [0, vocab_size)
-    - valid_ids: np.ndarray of shape (T_valid,), integer dtype, T_valid >= 2, values
-      in [0, vocab_size); scored with KneserNeyLM.log_prob (targets valid_ids[1:])
-    - vocab_size: int V
-    - orders: iterable of ints >= 1, the orders to try
+    Returns:
+        ``(best, results)``: the best fitted :class:`KneserNeyLM` (ties: the lowest order) and one row
+        per order: ``order``, ``valid_bpc`` and ``fit_s`` (seconds in ``fit``).
 
-    Returns a tuple of:
-    - best: the fitted KneserNeyLM with the lowest validation bits per character
-      (the lowest order wins ties)
-    - results: pandas.DataFrame with one row per order and columns
-      "order" (int), "valid_bpc" (float, bits per character on valid_ids[1:]) and
-      "fit_s" (float, seconds spent in fit)
+    Raises:
+        ValueError: no order, or fewer than 2 validation ids.
     """
     orders = list(orders)
     if not orders:
@@ -473,7 +316,7 @@ def select_order(train_ids, valid_ids, vocab_size, orders=range(1, 9)):
         t0 = time.perf_counter()
         model.fit(train_ids)
         fit_s = time.perf_counter() - t0
-        bpc = float(-model.log_prob(valid_ids).mean() / np.log(2.0))
+        bpc = float(-model.log_prob(valid_ids).mean() / LN2)
         rows.append({"order": int(order), "valid_bpc": bpc, "fit_s": fit_s})
         if bpc < best_bpc:
             best, best_bpc = model, bpc

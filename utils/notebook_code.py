@@ -1,12 +1,7 @@
 """The notebook's own code, importable: its ``parameters`` cell and its ``shared-code`` cells.
 
-The assignment's central code - the Keras model definition and its compile step - lives in
-notebook cells, where a student reads and writes it. Tests, benchmarks and the ablation
-script must use *that* code, not a copy that could drift from it. So those cells carry the
-cell tag ``shared-code`` and contain only imports and definitions; :func:`shared_code` runs
-them (in a fresh namespace, with :mod:`nbformat`) and returns what they define. Likewise
-:func:`notebook_parameters` runs the ``parameters`` cell, so scripts default to the
-notebook's defaults.
+The model definition lives in notebook cells tagged ``shared-code`` (imports and definitions only);
+tests and scripts run those cells rather than keep a copy that could drift.
 """
 from __future__ import annotations
 
@@ -45,9 +40,10 @@ def _run(tag: str, path: str, mtime: float) -> dict:
 
 
 def shared_code(path: str | Path = NOTEBOOK) -> SimpleNamespace:
-    """Everything the notebook's ``shared-code`` cells define (e.g. ``build_model``, ``compile_model``).
+    """Everything the ``shared-code`` cells define (``build_model``, ...), run once per file version.
 
-    The cells are run once per notebook version (cached on the file's modification time).
+    Raises:
+        ValueError: no cell has the tag.
     """
     path = Path(path).resolve()
     names = _run(SHARED_TAG, str(path), path.stat().st_mtime)
@@ -55,11 +51,8 @@ def shared_code(path: str | Path = NOTEBOOK) -> SimpleNamespace:
 
 
 def notebook_parameters(path: str | Path | None = None) -> dict:
-    """The default values of the notebook's ``parameters`` cell: ``{NAME: value}`` (upper-case names).
-
-    ``path`` defaults to ``Assignment_4.ipynb`` beside ``utils/`` (the reference, or the student release:
-    their parameters cells are the same).
-    """
+    """``{NAME: value}`` of the upper-case names the ``parameters`` cell of ``path`` (default: the
+    notebook beside ``utils/``) defines."""
     path = Path(path or NOTEBOOK).resolve()
     names = _run(PARAMETERS_TAG, str(path), path.stat().st_mtime)
     return {k: v for k, v in names.items() if k.isupper()}

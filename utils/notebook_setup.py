@@ -1,8 +1,5 @@
-"""The notebook's set-up in one call: preset, seeds, quiet TensorFlow, versions, plot style.
+"""The notebook's set-up in one call: preset, seeds, quiet TensorFlow, versions, plot style."""
 
-Import this module before TensorFlow (it imports :mod:`utils.environment`, which sets the variables
-TensorFlow reads once, at import time).
-"""
 from __future__ import annotations
 
 import os
@@ -18,15 +15,41 @@ from .presets import PRESETS, apply_preset, explicit_overrides
 PRESET_VARIABLE = "ASSIGNMENT4_PRESET"
 #: The parameters that decide what the main model learns: they key its run folder, and the checks
 #: that assume the default budget apply only when all of them have their default values.
-TRAINING_KNOBS = ("SEED", "DATA_SOURCE", "EMBEDDING_DIM", "UNITS", "NUM_LAYERS", "DROPOUT", "SKIP_CONNECTIONS",
-                  "BATCH_SIZE", "SEQ_LEN", "LEARNING_RATE", "CLIPNORM", "EPOCHS", "STEPS_PER_EPOCH", "PATIENCE")
+TRAINING_KNOBS = (
+    "SEED",
+    "DATA_SOURCE",
+    "EMBEDDING_DIM",
+    "UNITS",
+    "NUM_LAYERS",
+    "DROPOUT",
+    "SKIP_CONNECTIONS",
+    "BATCH_SIZE",
+    "SEQ_LEN",
+    "LEARNING_RATE",
+    "CLIPNORM",
+    "EPOCHS",
+    "STEPS_PER_EPOCH",
+    "PATIENCE",
+)
 #: Everything that sets how much the notebook computes: the checks tuned to the default budget apply only
 #: when all of these have their default values.
-BUDGET_KNOBS = TRAINING_KNOBS + ("TBPTT_EPOCHS", "TBPTT_STEPS_PER_EPOCH", "NGRAM_ORDERS", "DYNAMIC_LRS",
-                                 "DYNAMIC_CHARS", "MEMORY_LENGTHS", "MDN_EPOCHS", "MDN_UNITS", "MDN_LAYERS",
-                                 "MDN_COMPONENTS", "MDN_LEARNING_RATE", "MDN_BATCH_SIZE", "LASA_STEP",
-                                 "MDN_SHAPES_PER_LINE")
-#: Environment variables that override RUNS_DIR and DATA_DIR when set (tests and grading point them elsewhere).
+BUDGET_KNOBS = TRAINING_KNOBS + (
+    "TBPTT_EPOCHS",
+    "TBPTT_STEPS_PER_EPOCH",
+    "NGRAM_ORDERS",
+    "DYNAMIC_LRS",
+    "DYNAMIC_CHARS",
+    "MEMORY_LENGTHS",
+    "MDN_EPOCHS",
+    "MDN_UNITS",
+    "MDN_LAYERS",
+    "MDN_COMPONENTS",
+    "MDN_LEARNING_RATE",
+    "MDN_BATCH_SIZE",
+    "LASA_STEP",
+    "MDN_SHAPES_PER_LINE",
+)
+#: Environment variables that override RUNS_DIR and DATA_DIR when set (tests and grading use them).
 RUNS_VARIABLE, DATA_VARIABLE = "ASSIGNMENT4_RUNS_DIR", "ASSIGNMENT4_DATA_DIR"
 
 
@@ -41,15 +64,15 @@ def setup_notebook(namespace: dict) -> dict:
         :data:`TRAINING_KNOBS` value is its default, so the checks tuned to the default budget apply) and
         ``run_clock`` (``{"start": perf_counter()}``, for the run-time table at the end). ``RUNS_DIR`` and
         ``DATA_DIR`` are replaced by ``ASSIGNMENT4_RUNS_DIR`` and ``ASSIGNMENT4_DATA_DIR`` when those are set,
-        and ``~`` is expanded. While nbgrader executes the notebook (``NBGRADER_EXECUTION`` is set), runs go to a
-        fresh temporary folder, so every submission trains its own model.
+        and ``~`` is expanded. While nbgrader executes the notebook (``NBGRADER_EXECUTION`` is set), runs
+        go to a fresh temporary folder, so every submission trains its own model.
 
     Raises:
         ValueError: an unknown preset name (the message lists the valid ones).
     """
     preset = namespace.get("PRESET") or os.environ.get(PRESET_VARIABLE) or None
     knobs = {name: value for name, value in namespace.items() if name.isupper() and name != "PRESET"}
-    # The parameters cell as written (absent in Colab, where the notebook is not on disk: the preset then wins).
+    # The parameters cell as written (in Colab the notebook is not on disk: the preset then wins).
     defaults = notebook_parameters() if NOTEBOOK.exists() else None
     kept = explicit_overrides(preset, knobs, defaults) if defaults is not None else {}
     params = apply_preset(preset, knobs, defaults=defaults)
@@ -74,7 +97,12 @@ def setup_notebook(namespace: dict) -> dict:
         print("Differs from the pinned versions (the last digits of trained numbers may differ):", mismatches)
     plt.rcParams.update({"figure.dpi": 100, "figure.figsize": (9, 3.5), "axes.titlesize": 11})
     pd.set_option("display.precision", 4)
-    return {**params, "PRESET": preset, "AT_DEFAULTS": at_defaults, "run_clock": {"start": time.perf_counter()}}
+    return {
+        **params,
+        "PRESET": preset,
+        "AT_DEFAULTS": at_defaults,
+        "run_clock": {"start": time.perf_counter()},
+    }
 
 
 def check_prime(prime, vocab) -> None:
@@ -84,8 +112,12 @@ def check_prime(prime, vocab) -> None:
         ValueError: naming the parameter, the characters and what to do.
     """
     if not isinstance(prime, str) or not prime:
-        raise ValueError(f"SAMPLE_PRIME must be a non-empty string, got {prime!r}; e.g. -p SAMPLE_PRIME 'ROMEO:'")
+        raise ValueError(
+            f"SAMPLE_PRIME must be a non-empty string, got {prime!r}; e.g. -p SAMPLE_PRIME 'ROMEO:'"
+        )
     unknown = vocab.unknown_chars(prime)
     if unknown:
-        raise ValueError(f"SAMPLE_PRIME={prime!r} has characters the training text lacks: {unknown}; "
-                         f"set SAMPLE_PRIME to text that occurs in your corpus")
+        raise ValueError(
+            f"SAMPLE_PRIME={prime!r} has characters the training text lacks: {unknown}; "
+            f"set SAMPLE_PRIME to text that occurs in your corpus"
+        )

@@ -1,19 +1,9 @@
-"""``tf.data`` input pipelines for next-character prediction.
+"""``tf.data`` pipelines for next-character prediction: ``(x, y)`` batches of int32 ids, ``y`` = ``x``
+shifted by one character.
 
-Two ways to cut a long id sequence into training examples:
-
-* :func:`window_dataset` - independent windows of ``seq_len`` characters, the input
-  ``x = ids[s : s+seq_len]`` and the target ``y = ids[s+1 : s+seq_len+1]`` (the same
-  text shifted by one character), shuffled and batched. Each window starts from an
-  empty LSTM state. This is how most char-RNN tutorials train.
-* :func:`stream_dataset` - ``batch_size`` parallel *contiguous* streams: row ``b`` of
-  batch ``i+1`` continues exactly where row ``b`` of batch ``i`` stopped. With the LSTM
-  state carried from batch to batch this is truncated back-propagation through time
-  (Graves 2013, section 3.2): gradients flow back ``seq_len`` steps, but the state
-  - the model's memory - spans the whole stream.
-
-Both return ``(x, y)`` batches of int32 ids of shape ``(batch_size, seq_len)``; no
-one-hot tensors are ever built (the model embeds ids, the loss takes sparse ids).
+* :func:`window_dataset`: independent, shuffled windows, each read from an empty LSTM state.
+* :func:`stream_dataset`: ``batch_size`` contiguous streams; row ``b`` of batch ``i+1`` continues row
+  ``b`` of batch ``i``, for truncated back-propagation with the state carried (Graves 2013, 3.2).
 """
 from __future__ import annotations
 
@@ -36,33 +26,26 @@ def _check_args(ids: np.ndarray, seq_len: int, batch_size: int) -> np.ndarray:
 
 
 def num_windows(n_chars: int, seq_len: int) -> int:
-    """Number of non-overlapping windows of ``seq_len`` (+1 target) characters in ``n_chars``."""
+    """Number of windows ``seq_len`` apart, each of ``seq_len + 1`` characters, in ``n_chars``."""
     return max(0, (n_chars - 1) // seq_len)
 
 
 def window_dataset(ids: np.ndarray, seq_len: int, batch_size: int, *, shuffle: bool = True,
                    seed: int = 0, drop_remainder: bool = True, repeat: bool = False) -> tf.data.Dataset:
-    """Batches of independent, shuffled windows of ``seq_len`` characters.
-
-    Windows start every ``seq_len`` characters, so each character of ``ids[1:]`` is
-    a target exactly once per epoch (up to the remainder at the end).
+    """Batches of windows starting every ``seq_len`` characters (each target once per epoch).
 
     Args:
-        ids: int array of shape ``(n,)``, the encoded split.
-        seq_len: characters per window (time steps), >= 1.
+        ids: int ``(n,)``, the encoded split.
+        seq_len: characters per window, >= 1.
         batch_size: windows per batch, >= 1.
-        shuffle: shuffle the windows (reshuffled every epoch, reproducible from ``seed``).
+        shuffle: reshuffle the windows every epoch, reproducibly from ``seed``.
         seed: the shuffle seed.
-        drop_remainder: drop the last, smaller batch (keeps shapes static for training).
-        repeat: repeat forever (for ``fit(steps_per_epoch=...)``).
-
-    Returns:
-        A dataset of ``(x, y)``, each int32 ``(batch_size, seq_len)``, with ``y`` = ``x``
-        shifted left by one character.
+        drop_remainder: drop the last, smaller batch.
+        repeat: repeat forever.
 
     Raises:
-        ValueError: ``seq_len < 1``, ``batch_size < 1``, ``seq_len`` longer than the
-            split, or (with ``drop_remainder``) fewer windows than ``batch_size``.
+        ValueError: ``seq_len`` or ``batch_size`` < 1, ``seq_len`` longer than the split, or (with
+            ``drop_remainder``) fewer windows than ``batch_size``.
     """
     ids = _check_args(ids, seq_len, batch_size)
     n = num_windows(len(ids), seq_len)
@@ -82,46 +65,22 @@ def window_dataset(ids: np.ndarray, seq_len: int, batch_size: int, *, shuffle: b
         chunks = tf.gather(text, i[:, None] * seq_len + offsets)
         return chunks[:, :-1], chunks[:, 1:]
 
-    # Batch the window numbers first, then cut all windows of a batch with one vectorised gather:
-    # one small op per batch instead of one function call per window, on the cores that train
-    # (the batches and their order are those of a per-window map; tests/test_pipelines.py).
     ds = starts.batch(batch_size, drop_remainder=drop_remainder).map(to_pairs)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def stream_layout(n_chars: int, seq_len: int, batch_size: int) -> tuple[int, int]:
-    """``(steps, stream_len)`` of the contiguous-stream layout.
-
-    The ``n_chars - 1`` (input, target) pairs are cut into ``batch_size`` streams of
-    ``stream_len = steps * seq_len`` pairs each; the remainder is not used.
-    """
-    stream_len = (n_chars - 1) // batch_size
-    steps = stream_len // seq_len
-    return steps, steps * seq_len
-
-
 def stream_dataset(ids: np.ndarray, seq_len: int, batch_size: int) -> tf.data.Dataset:
-    """Batches from ``batch_size`` parallel contiguous streams, for carried state.
+    """Batches of ``batch_size`` contiguous streams, for carried state; never shuffle it.
 
-    Stream ``b`` is ``ids[b*L : (b+1)*L + 1]`` with ``L = steps * seq_len``; batch ``i``
-    holds characters ``[i*seq_len, (i+1)*seq_len)`` of every stream, so row ``b`` of
-    batch ``i+1`` continues exactly where row ``b`` of batch ``i`` stopped. Never
-    shuffle this dataset.
-
-    Args:
-        ids: int array of shape ``(n,)``.
-        seq_len: truncated-BPTT length (time steps per batch), >= 1.
-        batch_size: number of parallel streams, >= 1.
-
-    Returns:
-        A dataset of ``steps`` batches ``(x, y)``, each int32 ``(batch_size, seq_len)``.
+    With ``steps = (len(ids) - 1) // batch_size // seq_len`` and ``L = steps * seq_len``, stream ``b``
+    is ``ids[b*L : (b+1)*L + 1]`` and batch ``i`` holds its characters ``[i*seq_len, (i+1)*seq_len)``.
 
     Raises:
-        ValueError: bad ``seq_len``/``batch_size``, or a split too short for one batch
-            (it needs at least ``batch_size * seq_len + 1`` characters).
+        ValueError: bad ``seq_len`` or ``batch_size``, or fewer than ``batch_size * seq_len + 1`` ids.
     """
     ids = _check_args(ids, seq_len, batch_size)
-    steps, stream_len = stream_layout(len(ids), seq_len, batch_size)
+    steps = (len(ids) - 1) // batch_size // seq_len
+    stream_len = steps * seq_len
     if steps < 1:
         raise ValueError(f"The split is too short for one batch: {batch_size} streams of seq_len={seq_len} "
                          f"need at least {batch_size * seq_len + 1} characters, the split has {len(ids)}")

@@ -1,9 +1,12 @@
-"""Plotting helpers: each takes a matplotlib ``Axes``, draws on it and returns it."""
+"""Plotting helpers: each draws on ``ax`` (default: the current Axes), titled ``title`` or a default,
+and returns ``ax``."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+from .vocab import DISPLAY, DISPLAY_NOTE
 
 
 def _axes(ax):
@@ -22,14 +25,8 @@ def _label(ax, xlabel: str, ylabel: str, title: str, legend: bool = True, grid_a
 
 
 def plot_char_frequencies(counts: pd.Series, ax=None, top: int | None = None, title: str | None = None):
-    """Bar chart of character frequencies in percent, most frequent first.
-
-    Args:
-        counts: character -> count (see :func:`utils.splits.character_counts`).
-        ax: the Axes to draw on (default: the current one).
-        top: show only the ``top`` most frequent characters.
-        title: plot title.
-    """
+    """Bar chart, log scale, of the shares in percent of the first ``top`` (default: all) characters of
+    ``counts`` (label -> count, :func:`utils.splits.character_counts`)."""
     ax = _axes(ax)
     share = 100 * counts / counts.sum()
     if top is not None:
@@ -42,7 +39,7 @@ def plot_char_frequencies(counts: pd.Series, ax=None, top: int | None = None, ti
             tick.set_rotation(90)
     ax.set_xlim(-0.7, len(share) - 0.3)
     ax.set_yscale("log")
-    ax.set_xlabel("character (⏎ = newline, ␣ = space)")
+    ax.set_xlabel(f"character ({DISPLAY_NOTE})")
     ax.set_ylabel("share of training characters (%, log scale)")
     ax.set_title(title or "Character frequencies")
     ax.grid(axis="y", alpha=0.3)
@@ -51,12 +48,7 @@ def plot_char_frequencies(counts: pd.Series, ax=None, top: int | None = None, ti
 
 def plot_history(history: pd.DataFrame, metric: str, ax=None, ylabel: str | None = None,
                  title: str | None = None):
-    """Training and validation ``metric`` per epoch (``history`` indexed by epoch, 1-based).
-
-    Args:
-        history: DataFrame with columns ``metric`` and ``"val_" + metric``.
-        metric: e.g. ``"bpc"``, ``"loss"`` or ``"accuracy"``.
-    """
+    """Columns ``metric`` (e.g. ``"bpc"``) and ``"val_" + metric`` of ``history`` against the epoch."""
     ax = _axes(ax)
     ax.plot(history.index, history[metric], "o-", label="training (running mean over the epoch)")
     ax.plot(history.index, history["val_" + metric], "s-", label="validation (end of epoch)")
@@ -71,12 +63,8 @@ def plot_history(history: pd.DataFrame, metric: str, ax=None, ylabel: str | None
 
 def plot_bpc_vs_time(history: pd.DataFrame, ax=None, reference: dict[str, float] | None = None,
                      label: str = "validation", title: str | None = None):
-    """Validation bits per character against cumulative training wall-clock time.
-
-    Args:
-        history: DataFrame with columns ``time_s`` and ``val_bpc``.
-        reference: ``{label: bpc}`` horizontal lines to compare with.
-    """
+    """``history["val_bpc"]`` against ``history["time_s"]``, with ``reference`` ``{label: bpc}`` as
+    horizontal lines."""
     ax = _axes(ax)
     ax.plot(history["time_s"], history["val_bpc"], "s-", label=label)
     for i, (name, value) in enumerate((reference or {}).items()):
@@ -88,15 +76,8 @@ def plot_bpc_vs_time(history: pd.DataFrame, ax=None, reference: dict[str, float]
 
 def plot_temperature(probs: np.ndarray, labels: list[str], temperatures=(0.5, 1.0, 1.5), top: int = 12,
                      ax=None, title: str | None = None):
-    """Bar chart of a next-character distribution re-scaled by several temperatures.
-
-    ``p_T(i) ∝ p(i) ** (1 / T)`` — the same as dividing the logits by ``T``.
-
-    Args:
-        probs: float ``(V,)`` probabilities at ``T = 1``.
-        labels: the ``V`` character labels.
-        top: show the ``top`` likeliest characters (at ``T = 1``).
-    """
+    """Bars of the ``top`` likeliest characters of ``probs`` ``(V,)`` (``labels``: ``V`` strings) at each
+    temperature T: ``p_T(i) ∝ probs[i] ** (1 / T)``."""
     ax = _axes(ax)
     order = np.argsort(-probs)[:top]
     width = 0.8 / len(temperatures)
@@ -104,19 +85,16 @@ def plot_temperature(probs: np.ndarray, labels: list[str], temperatures=(0.5, 1.
     for j, t in enumerate(temperatures):
         p_t = np.exp((logp - logp.max()) / t)
         p_t /= p_t.sum()
-        ax.bar(np.arange(top) + (j - (len(temperatures) - 1) / 2) * width, p_t[order], width, label=f"T = {t:g}")
+        offset = (j - (len(temperatures) - 1) / 2) * width
+        ax.bar(np.arange(top) + offset, p_t[order], width, label=f"T = {t:g}")
     ax.set_xticks(np.arange(top), [labels[i] for i in order])
-    return _label(ax, "next character (⏎ = newline, ␣ = space)", "probability",
+    return _label(ax, f"next character ({DISPLAY_NOTE})", "probability",
                   title or "Temperature reshapes the next-character distribution", grid_axis="y")
 
 
 def plot_memory_accuracy(table: pd.DataFrame, chance: float, ax=None, title: str | None = None):
-    """Held-out accuracy against the memory distance T, one line per recurrent kind.
-
-    Args:
-        table: :func:`utils.memory_task.run_memory_experiment` output (``kind``, ``length``, ``accuracy``).
-        chance: accuracy of guessing (``1 / n_symbols``), drawn as a dashed line.
-    """
+    """Held-out accuracy against the length T, a line per kind, of a
+    :func:`utils.memory_task.run_memory_experiment` ``table``, and the ``chance`` accuracy."""
     ax = _axes(ax)
     names = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
     for kind, rows in table.groupby("kind", sort=False):
@@ -142,14 +120,8 @@ def plot_gradient_norms(norms: dict[str, np.ndarray], ax=None, title: str | None
 
 def plot_cell_heatmap(values: np.ndarray, text: str, cells, ax=None, width: int = 80,
                       title: str | None = None):
-    """Activations of selected cells under the characters (Karpathy et al. 2015 style).
-
-    Args:
-        values: float ``(T, H)`` activations in [-1, 1] (e.g. ``tanh(c)``).
-        text: the ``T`` characters that produced them.
-        cells: the cell indices to show, one row of text each.
-        width: characters per row shown (the first ``width`` characters).
-    """
+    """Heat map of the activations ``values`` ``(T, H)`` in [-1, 1] of ``cells`` (a row each) under the
+    first ``width`` characters of the ``text`` that produced them (Karpathy et al. 2015)."""
     ax = _axes(ax)
     cells = list(cells)
     shown = text[:width]
@@ -157,7 +129,7 @@ def plot_cell_heatmap(values: np.ndarray, text: str, cells, ax=None, width: int 
     image = ax.imshow(grid, cmap="coolwarm", vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
     for row in range(len(cells)):
         for col, ch in enumerate(shown):
-            ax.text(col, row, {"\n": "⏎", " ": "␣"}.get(ch, ch), ha="center", va="center", fontsize=7)
+            ax.text(col, row, DISPLAY.get(ch, ch), ha="center", va="center", fontsize=7)
     ax.set_yticks(range(len(cells)), [f"cell {c}" for c in cells])
     ax.set_ylabel("memory cell (index)")
     ax.set_xticks([])
@@ -170,16 +142,10 @@ def plot_cell_heatmap(values: np.ndarray, text: str, cells, ax=None, width: int 
 def plot_pen_strokes(points: np.ndarray, pen_up: np.ndarray, ax=None, title: str | None = None,
                      color=None, label: str | None = None, show_jumps: bool = True, linestyle: str = "-",
                      linewidth: float = 1.5):
-    """Pen trajectory as separate strokes: a line is broken after every pen lift.
+    """Pen positions ``points`` ``(T, 2)`` as strokes, broken after each point t where ``pen_up[t]`` is 1.
 
-    Args:
-        points: float ``(T, 2)`` absolute pen positions, dataset units
-            (see :func:`utils.handwriting.to_points`).
-        pen_up: ``(T,)`` end-of-stroke flags: the pen lifts after point t where 1.
-        color: one colour for all strokes (default: one colour per stroke).
-        label: legend label for the first stroke.
-        show_jumps: draw the pen-up moves as thin dotted grey lines.
-        linestyle, linewidth: of the strokes (not of the pen-up moves).
+    One ``color`` for all strokes (default: one per stroke), ``label`` on the first; with
+    ``show_jumps`` the pen-up moves as dotted grey lines.
     """
     ax = _axes(ax)
     points = np.asarray(points)
@@ -192,19 +158,13 @@ def plot_pen_strokes(points: np.ndarray, pen_up: np.ndarray, ax=None, title: str
         if show_jumps and a > 0:
             ax.plot(points[a - 1:a + 1, 0], points[a - 1:a + 1, 1], ":", lw=0.8, color="gray")
     ax.set_aspect("equal", adjustable="box")
-    return _label(ax, "x (dataset units)", "y (dataset units)", title or "Pen strokes", legend=label is not None)
+    return _label(ax, "x (dataset units)", "y (dataset units)", title or "Pen strokes",
+                  legend=label is not None)
 
 
 def shared_log_norm(densities, decades: float = 6.0):
-    """One logarithmic colour scale for several density grids, so that panels compare by brightness.
-
-    Args:
-        densities: iterable of non-negative arrays.
-        decades: orders of magnitude shown below the largest value of them all.
-
-    Returns:
-        a ``LogNorm`` from ``vmax * 10**-decades`` to ``vmax``, ``vmax`` the maximum over all grids.
-    """
+    """One ``LogNorm`` for several non-negative density grids: from ``vmax * 10**-decades`` to their
+    common maximum ``vmax``, so that panels compare by brightness."""
     from matplotlib.colors import LogNorm
 
     vmax = max(max(float(np.max(d)) for d in densities), 1e-12)
@@ -212,19 +172,10 @@ def shared_log_norm(densities, decades: float = 6.0):
 
 
 def share_limits(axes, equal_aspect: bool = True):
-    """Give every Axes one x range and one y range: the union of their current ranges.
+    """Give ``axes`` (one Axes or a grid of equal ones) the union of their x and y ranges; returns ``axes``.
 
-    Panels of pen trajectories compare by size and position only on one range. With
-    ``equal_aspect`` the figure is laid out once, the common range is widened in one direction
-    to the shape of the panels (1 unit in x = 1 unit in y) and the aspect is then fixed, so every
-    panel keeps filling its grid cell however tall or wide each panel's own data are. Call it
-    last, after everything that changes the layout (titles, ``label_outer``).
-
-    Args:
-        axes: an Axes or an array of them (of the same size, e.g. one ``plt.subplots`` grid), drawn on.
-
-    Returns:
-        ``axes``.
+    With ``equal_aspect`` the ranges widen to the panels' shape, 1 unit in x as long as in y, so each
+    panel fills its cell. Call it last, after titles and ``label_outer``.
     """
     flat = list(np.ravel(axes))
     x0, x1 = min(min(ax.get_xlim()) for ax in flat), max(max(ax.get_xlim()) for ax in flat)
@@ -250,17 +201,10 @@ def share_limits(axes, equal_aspect: bool = True):
 
 def plot_density_map(density: np.ndarray, xs: np.ndarray, ys: np.ndarray, points: np.ndarray | None = None,
                      ax=None, title: str | None = None, norm=None, colorbar: bool = True):
-    """Heat map of a predicted next-position density (Graves 2013, Fig. 10 style), log colour scale.
+    """Heat map, log colour scale, of a ``(len(ys), len(xs))`` density grid
+    (:func:`utils.mdn.next_position_density`), with an optional ``(T, 2)`` path ``points`` on top.
 
-    Args:
-        density: ``(len(ys), len(xs))`` non-negative grid (see
-            :func:`utils.mdn.next_position_density`), per unit^2.
-        xs, ys: grid coordinates, dataset units.
-        points: optional ``(T, 2)`` trajectory drawn on top.
-        norm: the colour scale; panels that are compared must share one (see :func:`shared_log_norm`).
-            Default: this grid's own, six decades below its maximum.
-        colorbar: draw a colour bar beside this Axes (turn it off and draw one for all the panels that
-            share ``norm``).
+    Panels that are compared share one ``norm`` (:func:`shared_log_norm`; default: this grid's own).
     """
     ax = _axes(ax)
     norm = norm if norm is not None else shared_log_norm([density])
@@ -271,5 +215,6 @@ def plot_density_map(density: np.ndarray, xs: np.ndarray, ys: np.ndarray, points
                 label="actual pen path")
     if colorbar:
         plt.colorbar(image, ax=ax, fraction=0.025, pad=0.01, label="summed density (per unit², log scale)")
-    return _label(ax, "x (dataset units)", "y (dataset units)", title or "Predicted density of the next pen position",
+    return _label(ax, "x (dataset units)", "y (dataset units)",
+                  title or "Predicted density of the next pen position",
                   legend=points is not None)

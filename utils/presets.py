@@ -15,31 +15,22 @@ strategy (:mod:`utils.distribute`) the ``tf.data`` pipeline puts
 ``BATCH_SIZE * num_replicas_in_sync`` windows in one step (the global batch), and each
 replica computes on ``BATCH_SIZE`` of them. On one CPU or GPU the two are the same.
 
-The ``"expected"`` texts are expectations (estimates from the model size and the
-hardware), not measurements: only ``"cpu-laptop"``, the notebook's defaults, has
-been run.
+The GPU and TPU presets' ``"expected"`` texts are estimates from the model size and the
+hardware, not measurements.
 """
 from __future__ import annotations
 
 import copy
-
-#: The notebook's default values of the parameters the presets set.
-NOTEBOOK_DEFAULTS: dict[str, object] = {
-    "EMBEDDING_DIM": 64, "UNITS": 128, "NUM_LAYERS": 2, "DROPOUT": 0.05,
-    "BATCH_SIZE": 128, "SEQ_LEN": 25, "LEARNING_RATE": 1e-2,
-    "EPOCHS": 8, "STEPS_PER_EPOCH": 450,
-}
 
 _GPU_MODEL = {"EMBEDDING_DIM": 64, "UNITS": 512, "NUM_LAYERS": 2, "DROPOUT": 0.2, "SEQ_LEN": 200}
 
 #: ``{name: {"description": str, "expected": str, "params": {PARAMETER: value}}}``.
 PRESETS: dict[str, dict] = {
     "cpu-laptop": {
-        "description": "The notebook's defaults: two 128-unit LSTM layers with skip connections and "
-                       "dropout 0.05, 25-character windows, batch 128, 8 x 450 steps.",
-        "expected": "Expected (as measured in the committed notebook): about 4 minutes of training on 2 CPU cores (6 on a busy machine); "
-                    "the quality reported in the committed notebook.",
-        "params": dict(NOTEBOOK_DEFAULTS),
+        "description": "The notebook's defaults (its parameters cell), sized for 2 CPU cores.",
+        "expected": "Expected: the training time and quality of the committed notebook "
+                    "(sections 5.3 and 6.3).",
+        "params": {},
     },
     "colab-gpu": {
         "description": "Two 512-unit layers with dropout 0.2, 200-character windows, batch 256, "

@@ -1,9 +1,4 @@
-"""Train / validation / test splits by whole plays, and corpus statistics.
-
-Splitting by whole documents (plays) keeps every scene, character name and
-running joke of a held-out play out of training, so held-out scores measure
-generalisation to *new plays*, which is harder than a random split of lines.
-"""
+"""Train / validation / test splits by whole plays (held-out scores measure new plays), and statistics."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,12 +9,9 @@ import pandas as pd
 from .corpus import Corpus
 from .vocab import Vocabulary
 
-#: Held-out plays, fixed by name: one tragedy and one comedy in each split,
-#: about 5 % of the characters each. Validation (Othello + As You Like It) is the
-#: split the reference numbers in the project notes were measured on.
+#: Held-out plays: one tragedy and one comedy per split, about 5 % of the characters each.
 SHAKESPEARE_VALID = ("othello", "as-you-like-it")
 SHAKESPEARE_TEST = ("king-lear", "twelfth-night")
-SPLITS = ("train", "valid", "test")
 
 
 @dataclass(frozen=True)
@@ -65,11 +57,10 @@ def split_by_documents(corpus: Corpus, valid: tuple[str, ...] = SHAKESPEARE_VALI
 
 
 def split_by_fraction(corpus: Corpus, valid_frac: float = 0.05, test_frac: float = 0.05) -> dict[str, Split]:
-    """Split a (single-document) text into contiguous train / valid / test parts.
+    """Split a single-document text into contiguous train / valid / test parts (the last two at the end).
 
-    Used for a user's own text, which has no plays. Cuts fall on line boundaries when one is near
-    (within 1,000 characters and 1 % of the text), else mid-line, so text with few line breaks splits;
-    validation and test are the last ``valid_frac`` and ``test_frac`` of the text.
+    A cut falls on the next line boundary when one is within 1,000 characters and 1 % of the text,
+    else mid-line.
 
     Raises:
         ValueError: fractions outside ``(0, 0.5)`` or a text too short to split.
@@ -81,8 +72,6 @@ def split_by_fraction(corpus: Corpus, valid_frac: float = 0.05, test_frac: float
     n = len(text)
 
     def cut(pos: float) -> int:
-        """The first line boundary at or after ``pos``; inside a long line (text with few or no line
-        breaks) the position itself, so that every part gets its share."""
         i = text.find("\n", int(pos))
         return int(pos) if i < 0 or i + 1 >= n or i - int(pos) > min(1000, n // 100) else i + 1
 
@@ -103,13 +92,8 @@ def unigram_entropy_bits(text: str) -> float:
 
 
 def corpus_statistics(splits: dict[str, Split], vocab: Vocabulary) -> pd.DataFrame:
-    """One row per split: size, plays, distinct symbols, unknown characters, unigram entropy.
-
-    Returns:
-        DataFrame indexed by split with columns ``plays``, ``characters``,
-        ``share (%)``, ``distinct symbols``, ``[UNK] characters`` and
-        ``unigram entropy (bits/char)``.
-    """
+    """One row per split: ``plays``, ``characters``, ``share (%)``, ``distinct symbols``,
+    ``[UNK] characters`` and ``unigram entropy (bits/char)``."""
     total = sum(len(s.text) for s in splits.values())
     rows = {}
     for name, s in splits.items():
@@ -125,16 +109,7 @@ def corpus_statistics(splits: dict[str, Split], vocab: Vocabulary) -> pd.DataFra
 
 
 def character_counts(ids: np.ndarray, vocab: Vocabulary) -> pd.Series:
-    """How often each vocabulary entry occurs in ``ids``, most frequent first.
-
-    Args:
-        ids: int array ``(n,)`` of encoded text.
-        vocab: the vocabulary that encoded it.
-
-    Returns:
-        int64 Series indexed by a printable label of each character (``"\\n"`` shown
-        as ``"⏎"``, space as ``"␣"``), named ``"count"``.
-    """
+    """How often each id of ``vocab`` occurs in ``ids``: an int64 Series named ``"count"``, indexed by
+    ``vocab.labels``, most frequent first."""
     counts = np.bincount(np.asarray(ids, dtype=np.int64), minlength=vocab.size)
-    labels = [{"\n": "⏎", " ": "␣"}.get(t, t) for t in vocab.tokens]
-    return pd.Series(counts, index=labels, name="count").sort_values(ascending=False, kind="stable")
+    return pd.Series(counts, index=vocab.labels, name="count").sort_values(ascending=False, kind="stable")

@@ -1,20 +1,7 @@
-"""Training plumbing for the notebook's ``model.fit``: the run folder, callbacks, resume.
+"""Run folders for the notebook's ``model.fit``: callbacks, resume after an interrupt, reload.
 
-:func:`start_run` picks the run folder of a model and its settings and gives the
-callbacks for ``model.fit``; :meth:`TrainingRun.finish` returns the best checkpoint
-and the history. A *run folder* (``runs/<name>``, git-ignored) holds:
-
-=====================  =========================================================
-``params.json``        the run's key: parameters, model fingerprint, budget
-``history.csv``        one row per finished epoch (loss, accuracy, bpc, val_*, time_s)
-``best.keras``         the model with the lowest validation bpc so far
-``backup/``            Keras' BackupAndRestore state while training is unfinished
-``training_done.json`` written when ``fit`` returns (epochs run, stopped early?)
-``metrics.json``       final held-out metrics, written by :func:`write_json`
-=====================  =========================================================
-
-An interrupted ``fit`` resumes from the last finished epoch when it is called again
-with the run's callbacks; a finished run is reloaded instead of trained again.
+A run folder holds ``params.json`` (its key), ``history.csv``, ``best.keras`` (lowest validation
+bpc), ``backup/`` (while unfinished), ``training_done.json`` and ``metrics.json``.
 """
 from __future__ import annotations
 
@@ -30,6 +17,9 @@ import pandas as pd
 
 from . import metrics  # noqa: F401  (registers BitsPerCharacter, so best.keras loads)
 from .checks import check_int
+from .evaluation import STREAM_BATCH_SIZE, STREAM_CHUNK_LEN, StreamScorer, summarize
+from .model import reset_lstm_states
+from .units import LN2
 
 HISTORY = "history.csv"
 BEST = "best.keras"
@@ -38,7 +28,6 @@ NOT_TRAINED = ("model.fit has not trained this run: call model.fit(...) with cal
                "cell above")
 
 
-# -- fingerprint of the model as it runs -------------------------------------------------------------
 def _json_default(value):
     if isinstance(value, np.generic):
         return value.item()
@@ -52,7 +41,7 @@ def _without_name(config: dict) -> dict:
 
 
 def _by_index(value, index: dict):
-    """``value`` (a functional model's config) with layer names in ``keras_history`` replaced by indices."""
+    """A functional model's config with the layer names in ``keras_history`` replaced by indices."""
     if isinstance(value, dict):
         return {k: ([index[v[0]], *v[1:]] if k == "keras_history" else _by_index(v, index))
                 for k, v in value.items()}
@@ -62,12 +51,8 @@ def _by_index(value, index: dict):
 
 
 def model_fingerprint(model: keras.Model) -> str:
-    """SHA-256 (hex) of a built, compiled model: what it computes and how it is trained.
-
-    Covers, per layer of ``model.layers``: class name, ``get_config()`` without ``"name"``,
-    the indices of the layers it reads (connectivity) and its weight shapes and dtypes; the
-    model's outputs; the optimizer's config (schedule, clipping) without ``"name"``; the loss
-    and the compiled metrics. Layer names (auto-numbered or not) do not count.
+    """SHA-256 (hex) of each layer's class, config, inputs and weight shapes, the outputs, the optimizer,
+    the loss and the metrics of a compiled model; layer names do not count.
 
     Raises:
         ValueError: the model is not compiled.
@@ -98,13 +83,11 @@ def model_fingerprint(model: keras.Model) -> str:
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=_json_default).encode()).hexdigest()
 
 
-# -- callbacks ----------------------------------------------------------------------------------------
 class BudgetCheck(keras.callbacks.Callback):
-    """Refuses a ``fit`` call whose epochs or steps per epoch differ from the budget, before any step.
+    """Refuses, before any step, a ``fit`` whose epochs or steps per epoch differ from the budget.
 
     Raises:
-        ValueError: in ``on_train_begin``, when Keras' ``params`` have no ``steps`` (a repeating
-            dataset without ``steps_per_epoch``) or other ``epochs`` / ``steps``.
+        ValueError: in ``on_train_begin``: no ``steps_per_epoch`` or other ``epochs`` / ``steps``.
     """
 
     def __init__(self, epochs: int, steps_per_epoch: int):
@@ -125,10 +108,7 @@ class BudgetCheck(keras.callbacks.Callback):
 
 
 class EpochClock(keras.callbacks.Callback):
-    """Adds ``time_s`` (cumulative training seconds, continuing ``start_s``) to every epoch's logs.
-
-    Place it before ``CSVLogger`` so the column reaches ``history.csv``.
-    """
+    """Adds ``time_s``, cumulative seconds from ``start_s``, to every epoch's logs (before ``CSVLogger``)."""
 
     def __init__(self, start_s: float = 0.0):
         super().__init__()
@@ -162,20 +142,18 @@ class ResetStatesEachEpoch(keras.callbacks.Callback):
     """Zero the carried LSTM state at the start of every epoch (stateful training)."""
 
     def on_epoch_begin(self, epoch, logs=None):
-        from .model import reset_lstm_states
-
         reset_lstm_states(self.model)
 
 
 class StreamValidation(keras.callbacks.Callback):
-    """Adds ``val_bpc``, ``val_loss`` (nats) and ``val_accuracy`` to every epoch's logs.
+    """Adds ``val_bpc``, ``val_loss`` (nats) and ``val_accuracy`` of ``ids`` to every epoch's logs.
 
-    Scores ``ids`` as ``batch_size`` contiguous streams read in chunks of ``chunk_len`` with
-    the LSTM state carried (:class:`utils.evaluation.StreamScorer`, built once), bits per
-    character by ``bits_per_char(log_p)``. Works for stateless and stateful models.
+    Scores with the state carried (:class:`utils.evaluation.StreamScorer`, built once); bits per
+    character by ``bits_per_char(log_p)``.
     """
 
-    def __init__(self, ids: np.ndarray, bits_per_char, batch_size: int = 16, chunk_len: int = 256):
+    def __init__(self, ids: np.ndarray, bits_per_char, batch_size: int = STREAM_BATCH_SIZE,
+                 chunk_len: int = STREAM_CHUNK_LEN):
         super().__init__()
         if not callable(bits_per_char):
             raise TypeError(f"bits_per_char must be a function of log_p, got {type(bits_per_char).__name__}")
@@ -184,15 +162,11 @@ class StreamValidation(keras.callbacks.Callback):
         self.scorer = None
 
     def on_train_begin(self, logs=None):
-        from .evaluation import StreamScorer
-
-        self.bits_per_char(np.full(2, -math.log(2.0)))  # one that raises does so now, not after an epoch
+        self.bits_per_char(np.full(2, -LN2))  # one that raises does so now, not after an epoch
         if self.scorer is None:
             self.scorer = StreamScorer(self.model)
 
     def on_epoch_end(self, epoch, logs=None):
-        from .evaluation import summarize
-
         self.scorer.update_weights(self.model)
         log_p, correct = self.scorer.log_probs(self.ids, self.batch_size, self.chunk_len)
         scores = summarize(log_p, correct, bits_per_char=self.bits_per_char)
@@ -201,10 +175,9 @@ class StreamValidation(keras.callbacks.Callback):
 
 
 class _RunRecorder(keras.callbacks.Callback):
-    """Counts the batches and epochs a ``fit`` trains for its :class:`TrainingRun`, writes
-    ``training_done.json`` when ``fit`` returns, and makes ``fit`` of a complete run a no-op."""
+    """Counts a run's steps and epochs, writes ``training_done.json``; a complete run trains nothing."""
 
-    def __init__(self, run: "TrainingRun"):
+    def __init__(self, run: TrainingRun):
         super().__init__()
         self.run = run
 
@@ -224,9 +197,8 @@ class _RunRecorder(keras.callbacks.Callback):
                                              "stopped_early": len(history) < self.run.epochs})
 
 
-# -- run folders --------------------------------------------------------------------------------------
 def read_history(run_dir: str | Path) -> pd.DataFrame:
-    """The run's ``history.csv`` indexed by epoch (1-based); empty if none. The last row of an epoch wins.
+    """The run's ``history.csv`` indexed by epoch (1-based, last row of an epoch wins); empty if none.
 
     Raises:
         ValueError: the file is damaged (names the path and the fix).
@@ -285,17 +257,14 @@ def run_status(run_dir: str | Path) -> str:
 
 
 class TrainingRun:
-    """One training run in its folder; made by :func:`start_run`.
+    """One training run in its folder, made by :func:`start_run`.
 
     Attributes:
-        dir: the run folder (:class:`pathlib.Path`).
+        dir: the run folder.
         needs_training: False when the run is complete (it is reloaded, not trained again).
-        callbacks: for ``model.fit``, in order: :class:`BudgetCheck`, :class:`StreamValidation`,
-            :class:`EpochClock`, ``BackupAndRestore``, ``CSVLogger``, ``ModelCheckpoint`` (lowest
-            ``val_bpc``), ``EarlyStopping``, :class:`ProgressPrinter` and a recorder. With them,
-            ``fit`` of a complete run trains nothing.
-        steps_trained: batches trained in this kernel by ``fit`` with these callbacks.
-        epochs_trained: epochs finished in this kernel.
+        callbacks: for ``model.fit``; with them ``fit`` of a complete run trains nothing.
+        steps_trained: steps trained by ``fit`` in this process.
+        epochs_trained: epochs finished in this process.
     """
 
     def __init__(self, run_dir: Path, *, valid_ids, bits_per_char, epochs: int, steps_per_epoch: int,
@@ -327,11 +296,10 @@ class TrainingRun:
         ]
 
     def finish(self):
-        """``(best_model, history)``: ``best.keras`` loaded back and :func:`read_history`.
+        """``(best_model, history)``: ``best.keras`` and :func:`read_history`.
 
         Raises:
-            RuntimeError: ``fit`` has not finished this run (not called with ``run.callbacks``,
-                or interrupted).
+            RuntimeError: ``fit`` with ``run.callbacks`` has not finished this run.
             ValueError: ``best.keras`` is damaged.
         """
         if run_status(self.dir) != "complete":
@@ -351,14 +319,14 @@ def start_run(runs_root: str | Path, params: dict, model: keras.Model, *, valid_
               epochs: int, steps_per_epoch: int, patience: int) -> TrainingRun:
     """The run of ``model`` (built and compiled) with ``params``, in ``runs_root/run-<hash>``.
 
-    The folder's key is ``params``, :func:`model_fingerprint` ``(model)``, the budget and a hash
-    of ``valid_ids``: a complete run is reloaded, a partial one resumes, anything else is new.
+    The folder's key is ``params``, :func:`model_fingerprint`, the budget and a hash of ``valid_ids``:
+    a complete run is reloaded, a partial one resumes, anything else is new.
 
     Args:
-        params: JSON-serialisable settings of the run (data, sizes, seeds ...).
+        params: JSON-serialisable settings of the run.
         valid_ids: int array of the validation text, scored after every epoch.
         bits_per_char: ``bits_per_char(log_p) -> float``, ``log_p`` in nats.
-        epochs, steps_per_epoch, patience: the budget and the early-stopping patience (epochs).
+        epochs, steps_per_epoch, patience: the budget and the early-stopping patience.
 
     Raises:
         ValueError: the model is not compiled, or a budget number is not an int >= 1.

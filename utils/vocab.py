@@ -1,9 +1,7 @@
-"""Character vocabulary: text <-> integer ids, built from the training split only.
+"""Character vocabulary, built from the training split: text <-> int ids, 0 reserved for ``[UNK]``.
 
-Id 0 is reserved for ``[UNK]``: a character that never occurs in the training
-text (it can appear in validation or test text) is encoded as 0, counted by
-:meth:`Vocabulary.count_unknown`, and decoded as :data:`UNK_CHAR` ("\\ufffd").
-It is never silently dropped, so held-out scores cover every character.
+A character the training text lacks is encoded as :data:`UNK_ID` and decoded as :data:`UNK_CHAR`;
+it is never dropped, so held-out scores cover every character.
 """
 from __future__ import annotations
 
@@ -14,14 +12,17 @@ import numpy as np
 UNK = "[UNK]"
 UNK_ID = 0
 UNK_CHAR = "\ufffd"  # what [UNK] decodes to: the Unicode replacement character
+#: How plots and tables show the invisible characters.
+DISPLAY = {"\n": "⏎", " ": "␣"}
+#: The legend of :data:`DISPLAY`, for axis labels.
+DISPLAY_NOTE = "⏎ = newline, ␣ = space"
 
 
 class Vocabulary:
-    """A fixed mapping between characters and ids ``0 .. size-1`` (0 = ``[UNK]``).
+    """A mapping between the characters ``chars`` (ids in code-point order) and ids ``0 .. size-1``.
 
-    Args:
-        chars: the known characters; duplicates are ignored and the ids follow
-            sorted code-point order (so the same text always gives the same ids).
+    Raises:
+        ValueError: an entry is not a single character, or there is none.
 
     Example:
         >>> vocab = Vocabulary.from_text("abca")
@@ -44,8 +45,8 @@ class Vocabulary:
         self._id_to_char = np.array([UNK_CHAR, *chars])
 
     @classmethod
-    def from_text(cls, text: str) -> "Vocabulary":
-        """Build the vocabulary of every distinct character in ``text``."""
+    def from_text(cls, text: str) -> Vocabulary:
+        """The vocabulary of every distinct character of ``text``."""
         return cls(set(text))
 
     @property
@@ -53,31 +54,33 @@ class Vocabulary:
         """Number of ids, ``[UNK]`` included."""
         return len(self.tokens)
 
+    @property
+    def labels(self) -> list[str]:
+        """A printable label per id: the tokens, newline and space shown as in :data:`DISPLAY`."""
+        return [DISPLAY.get(t, t) for t in self.tokens]
+
     def __len__(self) -> int:
         return self.size
 
-    def _codes(self, text: str) -> np.ndarray:
-        return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
-
     def encode(self, text: str) -> np.ndarray:
-        """Encode ``text`` as ids.
+        """The ids of ``text``: int32 ``(len(text),)``, unknown characters as :data:`UNK_ID`.
 
-        Returns:
-            int32 array of shape ``(len(text),)``; unknown characters become ``UNK_ID``.
+        Raises:
+            TypeError: ``text`` is not a ``str``.
         """
         if not isinstance(text, str):
             raise TypeError(f"encode() takes a str, got {type(text).__name__}")
-        codes = self._codes(text)
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
         ids = np.zeros(codes.shape, dtype=np.int32)
         known = codes < len(self._lookup)
         ids[known] = self._lookup[codes[known]]
         return ids
 
     def decode(self, ids: Iterable[int] | np.ndarray) -> str:
-        """Decode ids back to text (``[UNK]`` becomes ``UNK_CHAR``).
+        """The text of ``ids`` (each in ``[0, size)``); ``[UNK]`` becomes :data:`UNK_CHAR`.
 
-        Args:
-            ids: integer ids of shape ``(n,)``, each in ``[0, size)``.
+        Raises:
+            ValueError: an id is out of range.
         """
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         if ids.size and (ids.min() < 0 or ids.max() >= self.size):
