@@ -52,7 +52,6 @@ from utils.plots import (  # noqa: E402
     plot_history,
     plot_memory_accuracy,
     plot_temperature,
-    share_limits,
     shared_log_norm,
 )
 
@@ -179,27 +178,4 @@ def test_every_helper_labels_returns_its_axes_and_prints_nothing(name, capsys):
     assert _legend_lines_off_the_plot(ax) == []
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
-    plt.close(fig)
-
-
-def test_share_limits_gives_pen_panels_one_range_at_full_size():
-    t = np.linspace(0, 2 * np.pi, 60)
-    lines = [np.c_[200 * t / t[-1], 20 * np.sin(3 * t)],           # wide
-             np.c_[15 * np.cos(t), 150 * t / t[-1] - 120],          # tall: was squeezed into a thin panel
-             np.c_[5 * np.cos(t), 5 * np.sin(t)]]                   # small
-    fig, axes = plt.subplots(3, 1, figsize=(9, 6.5), dpi=100, layout="constrained")
-    for ax, points in zip(axes, lines):
-        plot_pen_strokes(points, np.zeros(len(points)), ax=ax, title="t")
-        ax.label_outer()
-    assert share_limits(axes) is axes
-    fig.canvas.draw()
-    assert all(np.allclose(ax.get_xlim(), axes[0].get_xlim()) for ax in axes)
-    assert all(np.allclose(ax.get_ylim(), axes[0].get_ylim()) for ax in axes)
-    for ax, points in zip(axes, lines):
-        box = ax.get_window_extent()
-        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
-        assert (x1 - x0) / box.width == pytest.approx((y1 - y0) / box.height, rel=0.02)   # equal aspect
-        assert box.width > 0.8 * fig.bbox.width                   # every panel spans the figure
-        assert x0 <= points[:, 0].min() and points[:, 0].max() <= x1
-        assert y0 <= points[:, 1].min() and points[:, 1].max() <= y1
     plt.close(fig)

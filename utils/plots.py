@@ -126,10 +126,11 @@ def plot_cell_heatmap(values: np.ndarray, text: str, cells, ax=None, width: int 
     cells = list(cells)
     shown = text[:width]
     grid = np.asarray(values)[: len(shown), cells].T  # (len(cells), width)
-    image = ax.imshow(grid, cmap="coolwarm", vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
+    image = ax.imshow(grid, cmap="coolwarm", vmin=-1, vmax=1, aspect="auto", interpolation="nearest",
+                      alpha=0.7)  # pale enough to read the text on it
     for row in range(len(cells)):
         for col, ch in enumerate(shown):
-            ax.text(col, row, DISPLAY.get(ch, ch), ha="center", va="center", fontsize=7)
+            ax.text(col, row, DISPLAY.get(ch, ch), ha="center", va="center", fontsize=10)
     ax.set_yticks(range(len(cells)), [f"cell {c}" for c in cells])
     ax.set_ylabel("memory cell (index)")
     ax.set_xticks([])
@@ -171,34 +172,6 @@ def shared_log_norm(densities, decades: float = 6.0):
     return LogNorm(vmin=max(vmax * 10.0 ** -decades, 1e-12), vmax=vmax)
 
 
-def share_limits(axes, equal_aspect: bool = True):
-    """Give ``axes`` (one Axes or a grid of equal ones) the union of their x and y ranges; returns ``axes``.
-
-    With ``equal_aspect`` the ranges widen to the panels' shape, 1 unit in x as long as in y, so each
-    panel fills its cell. Call it last, after titles and ``label_outer``.
-    """
-    flat = list(np.ravel(axes))
-    x0, x1 = min(min(ax.get_xlim()) for ax in flat), max(max(ax.get_xlim()) for ax in flat)
-    y0, y1 = min(min(ax.get_ylim()) for ax in flat), max(max(ax.get_ylim()) for ax in flat)
-    if equal_aspect:
-        fig = flat[0].figure
-        for ax in flat:
-            ax.set_aspect("auto")
-            ax.set(xlim=(x0, x1), ylim=(y0, y1))
-        fig.draw_without_rendering()                    # lays the panels out at their full size
-        box = flat[0].get_position()
-        width_in, height_in = box.width * fig.get_figwidth(), box.height * fig.get_figheight()
-        per_inch = max((x1 - x0) / width_in, (y1 - y0) / height_in)
-        xc, yc = (x0 + x1) / 2, (y0 + y1) / 2
-        x0, x1 = xc - per_inch * width_in / 2, xc + per_inch * width_in / 2
-        y0, y1 = yc - per_inch * height_in / 2, yc + per_inch * height_in / 2
-    for ax in flat:
-        ax.set(xlim=(x0, x1), ylim=(y0, y1))
-        if equal_aspect:
-            ax.set_aspect("equal", adjustable="box")
-    return axes
-
-
 def plot_density_map(density: np.ndarray, xs: np.ndarray, ys: np.ndarray, points: np.ndarray | None = None,
                      ax=None, title: str | None = None, norm=None, colorbar: bool = True):
     """Heat map, log colour scale, of a ``(len(ys), len(xs))`` density grid
@@ -211,7 +184,7 @@ def plot_density_map(density: np.ndarray, xs: np.ndarray, ys: np.ndarray, points
     image = ax.imshow(np.maximum(density, norm.vmin), origin="lower", cmap="magma", aspect="equal",
                       extent=(xs[0], xs[-1], ys[0], ys[-1]), norm=norm)
     if points is not None:
-        ax.plot(np.asarray(points)[:, 0], np.asarray(points)[:, 1], "-", lw=0.4, alpha=0.6, color="cyan",
+        ax.plot(np.asarray(points)[:, 0], np.asarray(points)[:, 1], "-", lw=1.2, alpha=0.9, color="cyan",
                 label="actual pen path")
     if colorbar:
         plt.colorbar(image, ax=ax, fraction=0.025, pad=0.01, label="summed density (per unit², log scale)")
