@@ -80,17 +80,22 @@ release: setup
 # The release itself, without the set-up check (tests/test_release.py runs it into a temporary folder).
 # The source folder is rebuilt from scratch each time; execution timestamps are dropped from the copy of
 # the reference, so the release changes only when the reference's sources change (same bytes every run).
+# A reference that does not read is one line of error; the copy goes through a temporary file and a rename,
+# so a RELEASE_NB hard-linked to the reference replaces the link and never writes through it.
 release-notebook:
 	rm -rf "$(COURSE_DIR)/source/$(ASSIGNMENT)"
 	mkdir -p "$(COURSE_DIR)/source/$(ASSIGNMENT)" "$(dir $(RELEASE_NB))"
 	tar cf - --exclude=__pycache__ --exclude='*.pyc' $(RELEASE_FILES) \
 		| tar xf - -C "$(COURSE_DIR)/source/$(ASSIGNMENT)"
-	$(BIN)/python -c 'import sys, nbformat; nb = nbformat.read(sys.argv[1], as_version=4); \
+	$(BIN)/python -c 'import sys, nbformat; sys.excepthook = lambda kind, exc, tb: sys.stderr.write( \
+		f"error: cannot release {sys.argv[1]}: {kind.__name__}: {str(exc).partition(chr(10))[0]}\n"); \
+		nb = nbformat.read(sys.argv[1], as_version=4); \
 		[cell.metadata.pop("execution", None) for cell in nb.cells]; nbformat.write(nb, sys.argv[2])' \
 		"$(REFERENCE)" "$(COURSE_DIR)/source/$(ASSIGNMENT)/$(NB)"
 	PATH="$(abspath $(BIN)):$$PATH" nbgrader generate_assignment $(ASSIGNMENT) --force --log-level=WARN \
 		--CourseDirectory.root="$(abspath $(COURSE_DIR))"
-	cp "$(COURSE_DIR)/release/$(ASSIGNMENT)/$(NB)" "$(RELEASE_NB)"
+	cp "$(COURSE_DIR)/release/$(ASSIGNMENT)/$(NB)" "$(RELEASE_NB).tmp"
+	mv -f "$(RELEASE_NB).tmp" "$(RELEASE_NB)"
 	@echo "Student release: $(COURSE_DIR)/release/$(ASSIGNMENT)/ (notebook copied to $(RELEASE_NB))"
 
 clean:

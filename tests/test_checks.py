@@ -3,7 +3,7 @@ names the argument, the value and the allowed range."""
 import numpy as np
 import pytest
 
-from utils.checks import ArgumentTypeError, check_int, is_int
+from utils.checks import ArgumentTypeError, check_finite, check_int, check_number, is_int
 
 
 @pytest.mark.parametrize("value", [0, 7, np.int32(3), np.int64(-2)])
@@ -37,3 +37,23 @@ def test_out_of_range_names_the_range(kwargs, value, message):
 def test_bounds_are_inclusive():
     assert check_int(0, "n", 0, 0) == 0
     assert check_int(2**31 - 1, "seed", 0, 2**31 - 1) == 2**31 - 1
+
+
+def test_sizes_of_2_31_or_more_are_refused_unless_a_maximum_is_given():
+    with pytest.raises(ValueError, match=r"length must be an int >= 1 and at most 2147483647, got 2147"):
+        check_int(2**31, "length")
+    assert check_int(2**32 - 1, "seed", 0, 2**32 - 1) == 2**32 - 1
+
+
+@pytest.mark.parametrize("value, kind", [(float("nan"), ValueError), (float("inf"), ValueError),
+                                         (-1.0, ValueError), ("1", ArgumentTypeError),
+                                         (True, ArgumentTypeError), (None, ArgumentTypeError)])
+def test_numbers_must_be_finite_and_in_range(value, kind):
+    with pytest.raises(kind, match=r"bias must be a finite number >= 0, got"):
+        check_number(value, "bias", 0)
+    assert check_number(np.float32(0.5), "bias", 0) == 0.5 and check_number(3, "rate", 0, above=True) == 3.0
+
+
+def test_arrays_must_be_finite():
+    with pytest.raises(ValueError, match=r"x must hold finite numbers, got nan at index \(1, 0\)"):
+        check_finite(np.array([[1.0, 2.0], [np.nan, 3.0]]), "x")

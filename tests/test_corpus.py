@@ -145,3 +145,15 @@ def test_a_byte_order_mark_is_not_part_of_the_text(tmp_path):
     path = tmp_path / "mine.txt"
     path.write_bytes("\ufeffTo be, or not to be.\n".encode("utf-8"))
     assert load_text(path).text == "To be, or not to be.\n"
+
+
+def test_paths_expand_the_home_directory(tmp_path, monkeypatch, text_source, corpus):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    text_source("Some text.\n", folder="mine")
+    assert load_text("~/mine/tiny.txt").text == "Some text.\n"
+    load_text(text_source("More text.\n").as_uri(), cache_dir="~/cache")
+    monkeypatch.setattr(corpus_mod, "build_shakespeare", lambda: corpus)
+    load_shakespeare(cache_dir="~/data")
+    assert (tmp_path / "cache" / "downloads").is_dir() and (tmp_path / "data" / "shakespeare.txt").is_file()
+    assert not (tmp_path / "~").exists()

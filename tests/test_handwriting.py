@@ -146,3 +146,28 @@ def test_jerk_measures_changes_inside_strokes_only():
     assert hw.jerk(y) == pytest.approx((1.0 + 2.0) / 2)
     with pytest.raises(ValueError, match="consecutive"):
         hw.jerk(np.ones((1, 2, 3)))
+
+
+def test_normalizer_refuses_nan_and_wrong_shapes():
+    good = np.array([[0.0, 0.0, 0.0], [2.0, 4.0, 1.0]])
+    with pytest.raises(ValueError, match=r"train_offsets\[1\] must hold finite numbers, got nan at"):
+        hw.normalizer([good, np.array([[1.0, np.nan, 0.0]])])
+    with pytest.raises(ValueError, match=r"train_offsets\[0\] must have shape \(T, 3\).*got \(3, 2\)"):
+        hw.normalizer([np.ones((3, 2))])  # 6 numbers: reshaping them to rows of 3 would hide the mistake
+
+
+@pytest.mark.parametrize("offsets, match", [
+    ([np.zeros((0, 3))], r"offsets\[0\] must have shape \(T, 3\) with T >= 1, got \(0, 3\)"),
+    ([np.zeros((4, 2))], r"offsets\[0\] must have shape \(T, 3\) with T >= 1, got \(4, 2\)"),
+    ([["a", "b", "c"]], r"offsets\[0\] must be numbers"),
+])
+def test_make_pairs_refuses_empty_and_misshapen_sequences(offsets, match):
+    with pytest.raises(ValueError, match=match):
+        hw.make_pairs(offsets)
+
+
+@pytest.mark.parametrize("targets", [np.ones((1, 4, 2)), np.ones((1, 0, 3))])
+def test_stroke_helpers_refuse_misshapen_offsets(targets):
+    for helper in (hw.stroke_starts, hw.jerk):
+        with pytest.raises(ValueError, match=r"must have shape \(T, 3\) or \(N, T, 3\)"):
+            helper(targets)

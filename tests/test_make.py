@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,40 @@ def test_a_venv_without_a_stamp_is_left_to_setup(tmp_path):
 def test_ci_script_removes_its_environment():
     script = (REPO / ".ci" / "run").read_text()
     assert "trap 'rm -rf \"$ci_tmp\"' EXIT" in script and 'VENV="${VENV:-$ci_tmp/venv}"' in script
+
+
+def release(tmp_path, reference, release_nb):
+    """``make release-notebook`` with a stand-in for nbgrader that writes a recognisable notebook."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    (venv / "bin" / "nbgrader").write_text(
+        '#!/bin/sh\nfor a; do case "$a" in --CourseDirectory.root=*) root="${a#*=}";; esac; done\n'
+        'out="$root/release/assignment4"; mkdir -p "$out" && echo released > "$out/Assignment_4.ipynb"\n')
+    for tool in ("python", "nbgrader"):
+        (venv / "bin" / tool).chmod(0o755)
+    return make("release-notebook", f"VENV={venv}", f"COURSE_DIR={tmp_path / 'course'}",
+                f"REFERENCE={reference}", f"RELEASE_NB={release_nb}")
+
+
+def test_release_replaces_a_hard_link_to_the_reference_instead_of_writing_through_it(tmp_path):
+    import nbformat
+
+    reference = tmp_path / "reference.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), reference)
+    before = reference.read_bytes()
+    release_nb = tmp_path / "release" / "Assignment_4.ipynb"
+    release_nb.parent.mkdir()
+    release_nb.hardlink_to(reference)
+    result = release(tmp_path, reference, release_nb)
+    assert result.returncode == 0, result.stderr
+    assert release_nb.read_text() == "released\n" and reference.read_bytes() == before
+
+
+def test_release_of_a_reference_that_is_not_json_is_a_one_line_error(tmp_path):
+    reference = tmp_path / "reference.ipynb"
+    reference.write_text("not a notebook")
+    result = release(tmp_path, reference, tmp_path / "release" / "Assignment_4.ipynb")
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("make")]
+    assert result.returncode != 0 and len(errors) == 1, result.stderr
+    assert str(reference) in errors[0] and "does not appear to be JSON" in errors[0]

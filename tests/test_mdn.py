@@ -260,3 +260,39 @@ def test_constant_velocity_models_pen_up_jumps_separately():
     rest = ~(starts | second)
     assert nll[rest].mean() < -5 and nll[starts].mean() > 3
     assert nll[:, 0].mean() < 8.5  # its own Gaussian: ~7.5 nats; one shared with the jumps: ~9.1
+
+
+def _argmax(logits, temperature, rng):
+    return int(np.argmax(logits))
+
+
+@pytest.mark.parametrize("bias", [float("nan"), float("inf"), "1"])
+def test_bias_must_be_a_finite_number(bias):
+    model = mdn.build_mdn_model(2, 4)
+    with pytest.raises(ValueError, match="bias must be a finite number >= 0"):
+        mdn.sample_mdn(model, 3, sample_categorical=_argmax, bias=bias)
+    with pytest.raises(ValueError, match="bias must be a finite number >= 0"):
+        mdn.mixture_params(np.zeros((1, 13), np.float32), bias=bias)
+
+
+def test_targets_of_the_wrong_shape_are_refused_by_name():
+    model = mdn.build_mdn_model(2, 4)
+    x = np.zeros((2, 5, 3), np.float32)
+    with pytest.raises(ValueError, match=r"targets must have shape \(N, T, 3\).*got \(2, 5, 2\)"):
+        mdn.point_nll(model, x, np.zeros((2, 5, 2)))
+    with pytest.raises(ValueError, match=r"targets \(2, 6, 3\) and inputs \(2, 5, 3\) must have the same"):
+        mdn.point_nll(model, x, np.zeros((2, 6, 3)))
+    with pytest.raises(ValueError, match=r"y_true must have shape \(B, T, 3\)"):
+        mdn.mdn_nll(np.zeros((2, 5, 2)), np.zeros((2, 5, 13)))
+    with pytest.raises(ValueError, match=r"train_targets must have shape \(N, T, 3\)"):
+        mdn.constant_velocity_point_nll([], [np.zeros((4, 3))])
+
+
+def test_build_and_sample_refuse_nan_and_huge_lengths():
+    model = mdn.build_mdn_model(2, 4)
+    with pytest.raises(ValueError, match="learning_rate must be a finite number > 0, got nan"):
+        mdn.build_mdn_model(2, 4, learning_rate=float("nan"))
+    with pytest.raises(ValueError, match=r"n_steps must be an int >= 1 and at most 2147483647"):
+        mdn.sample_mdn(model, 2**31, sample_categorical=_argmax)
+    with pytest.raises(ValueError, match=r"prime must hold finite numbers, got -inf"):
+        mdn.sample_mdn(model, 2, sample_categorical=_argmax, prime=np.full((2, 3), -np.inf))

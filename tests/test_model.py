@@ -282,3 +282,21 @@ def test_play_likeness_tells_a_play_from_noise(splits):
         {"words": 3, "known_word_fraction": 2 / 3, "speaker_lines": 1}
     with pytest.raises(ValueError, match="does not start with the prime"):
         play_likeness("abc", known, prime="x")
+
+
+def test_read_refuses_states_it_did_not_return(small_model):
+    gen = CharGenerator(small_model, VOCAB)
+    _, states = gen.read("ab")
+    with pytest.raises(ValueError, match=r"states must be the list read returned: 4 arrays of shapes "
+                                         r"\[\(1, 16\), .*\], got \[\(1, 16\), \(1, 16\)\]"):
+        gen.read("c", states[:2])
+    with pytest.raises(ValueError, match=r"states must be the list read returned"):
+        gen.read("c", [np.zeros((2, 16))] * 4)
+
+
+@pytest.mark.parametrize("known", ["the cat", ["the"], None])
+def test_play_likeness_wants_a_set_of_words(known):
+    from utils.generation import play_likeness
+
+    with pytest.raises(TypeError, match=r"known_words must be a set of words .*got " + type(known).__name__):
+        play_likeness("the cat", known)

@@ -400,3 +400,10 @@ def test_predict_short_inputs_and_errors():
         lm.predict(np.array([0, 1]), chunk_size=0)
     with pytest.raises(TypeError, match="chunk_size"):
         lm.predict(np.array([0, 1]), chunk_size=2.5)
+
+
+def test_a_huge_order_is_refused_at_once():
+    with pytest.raises(ValueError, match="does not fit the int64"):
+        KneserNeyLM(2**31 - 1, 5)  # computing 5 ** (2**31 - 1) would take hours
+    with pytest.raises(ValueError, match=r"order must be an int >= 1 and at most 2147483647"):
+        KneserNeyLM(2**31, 1)

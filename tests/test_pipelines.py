@@ -122,3 +122,8 @@ def test_window_and_stream_datasets_reject_non_int_shapes(kwargs, message):
         window_dataset(ids, args["seq_len"], args["batch_size"])
     with pytest.raises(ValueError, match=message):
         stream_dataset(ids, args["seq_len"], args["batch_size"])
+
+
+def test_a_batch_of_2_31_windows_or_more_is_refused():
+    with pytest.raises(ValueError, match=r"batch_size must be an int >= 1 and at most 2147483647"):
+        window_dataset(np.arange(10), 2, 2**31, drop_remainder=False)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -342,3 +343,50 @@ def test_a_failing_bits_per_char_stops_fit_before_any_step(tmp_path):
     with pytest.raises(NotImplementedError, match="bits_per_char"):
         fit(model, run, epochs=1, steps=2)
     assert run.steps_trained == 0
+
+
+def test_a_finished_run_without_best_keras_is_reported_not_retrained(tmp_path):
+    model = tiny()
+    run = begin(tmp_path, model)
+    fit(model, run)
+    (run.dir / "best.keras").unlink()
+    best = re.escape(str(run.dir / "best.keras"))
+    with pytest.raises(ValueError, match=rf"{best} is missing.*delete the run folder"):
+        begin(tmp_path, tiny())
+
+
+def test_a_partial_run_without_its_backup_is_reported(tmp_path):
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt
+
+    model = tiny()
+    run = begin(tmp_path, model, epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, run, epochs=3, extra=[Interrupt()])
+    backup = run.dir / "backup"
+    weights = next(backup.glob("*.h5"))
+    weights.write_bytes(weights.read_bytes()[:200])  # truncated: the error names the file and the fix
+    resumed_model = tiny()
+    resumed = begin(tmp_path, resumed_model, epochs=3)
+    with pytest.raises(ValueError, match=re.escape(str(weights)) + ".*cannot be loaded.*delete the run"):
+        fit(resumed_model, resumed, epochs=3)
+    assert resumed.steps_trained == 0
+    shutil.rmtree(backup)
+    with pytest.raises(ValueError, match=rf"{re.escape(str(backup))} is missing.*delete the run folder"):
+        begin(tmp_path, tiny(), epochs=3)
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", "3", "null", '"text"'])
+def test_params_json_that_is_not_an_object_is_damaged(tmp_path, content):
+    (tmp_path / "params.json").write_text(content)
+    path = re.escape(str(tmp_path / "params.json"))
+    with pytest.raises(ValueError, match=rf"{path} is damaged.*delete the run folder"):
+        prepare_run_dir(tmp_path, {"units": 8})
+
+
+def test_run_folders_expand_the_home_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    run = begin("~/runs", tiny())
+    assert run.dir.parent == tmp_path / "runs" and not (tmp_path / "~").exists()

@@ -1,9 +1,16 @@
-"""Integer argument checks shared by the helpers: ``bool`` and floats such as ``8.0`` are refused."""
+"""Argument checks shared by the helpers: ``bool`` and floats such as ``8.0`` are not integers, and
+numbers and arrays of numbers are finite."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
-__all__ = ["ArgumentTypeError", "check_int", "is_int"]
+__all__ = ["MAX_INT32", "ArgumentTypeError", "check_finite", "check_int", "check_number", "is_int"]
+
+#: The largest integer :func:`check_int` accepts without an explicit ``maximum``: TensorFlow sizes
+#: and lengths are int32.
+MAX_INT32 = 2**31 - 1
 
 
 class ArgumentTypeError(TypeError, ValueError):
@@ -23,7 +30,7 @@ def check_int(value, name: str, minimum: int | None = 1, maximum: int | None = N
         value: the argument to check.
         name: the argument's name, for the message.
         minimum: inclusive lower bound, or ``None``.
-        maximum: inclusive upper bound, or ``None``.
+        maximum: inclusive upper bound, or ``None``: at most :data:`MAX_INT32`.
         or_none: say in the message that ``None`` is allowed too (the caller handles ``None``).
 
     Raises:
@@ -44,4 +51,41 @@ def check_int(value, name: str, minimum: int | None = 1, maximum: int | None = N
         raise ArgumentTypeError(f"{name} must be {allowed}, got {value!r} ({type(value).__name__})")
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    if maximum is None and value > MAX_INT32:
+        raise ValueError(f"{name} must be {allowed} and at most {MAX_INT32}, got {value!r}")
     return int(value)
+
+
+def check_number(value, name: str, minimum: float | None = None, *, above: bool = False) -> float:
+    """Return ``value`` as a ``float`` if it is a finite real number (not a bool) ``>= minimum``.
+
+    Args:
+        value: the argument to check.
+        name: the argument's name, for the message.
+        minimum: the lower bound, or ``None``.
+        above: ``value`` must be strictly greater than ``minimum``.
+
+    Raises:
+        ArgumentTypeError: ``value`` is not a real number.
+        ValueError: ``value`` is NaN, infinite or below the bound.
+    """
+    allowed = "a finite number" + ("" if minimum is None else f" {'>' if above else '>='} {minimum}")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ArgumentTypeError(f"{name} must be {allowed}, got {value!r} ({type(value).__name__})")
+    if not math.isfinite(value) or (minimum is not None and (value <= minimum if above else value < minimum)):
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return float(value)
+
+
+def check_finite(array: np.ndarray, name: str) -> np.ndarray:
+    """Return the numeric ``array`` if it holds no NaN and no infinity.
+
+    Raises:
+        ValueError: a value is not finite (names the first and its index).
+    """
+    bad = ~np.isfinite(array)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} must hold finite numbers, got {array[index]} at index {index} "
+                         f"({int(bad.sum())} of {array.size} not finite)")
+    return array

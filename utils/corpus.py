@@ -141,7 +141,7 @@ def load_shakespeare(cache_dir: str | Path = "data", verify: bool = True) -> Cor
     Raises:
         ValueError: the cleaned text does not match :data:`SHAKESPEARE_SHA256`.
     """
-    cache_dir = Path(cache_dir)
+    cache_dir = Path(cache_dir).expanduser()
     text_path = cache_dir / "shakespeare.txt"
     index_path = cache_dir / "shakespeare_index.tsv"
     corpus = _read_cache(text_path, index_path)
@@ -215,7 +215,8 @@ def _download(url: str, cache_dir: Path) -> Path:
 def load_text(source: str | Path, cache_dir: str | Path = "data") -> Corpus:
     """Your own UTF-8 text from a path or a URL, as a :class:`Corpus` of one document named after the file.
 
-    URLs are downloaded once into ``<cache_dir>/downloads``; line endings become ``"\\n"``.
+    URLs are downloaded once into ``<cache_dir>/downloads``; ``~`` in either path is your home folder;
+    line endings become ``"\\n"``.
 
     Raises:
         FileNotFoundError: the path does not exist.
@@ -224,7 +225,7 @@ def load_text(source: str | Path, cache_dir: str | Path = "data") -> Corpus:
     source_str = str(source)
     scheme = urllib.parse.urlparse(source_str).scheme
     if scheme in ("http", "https", "file", "ftp"):
-        path = _download(source_str, Path(cache_dir))
+        path = _download(source_str, Path(cache_dir).expanduser())
     else:
         path = Path(source_str).expanduser()
         if not path.is_file():

@@ -16,13 +16,13 @@ def configure(seed: int = 42, deterministic: bool = True) -> dict[str, str]:
     """Seed Python, NumPy and TensorFlow; optionally make TensorFlow ops deterministic.
 
     Args:
-        seed: the global seed (int >= 0).
+        seed: the global seed, an int in [0, 2**32 - 1] (NumPy's range).
         deterministic: call ``tf.config.experimental.enable_op_determinism()``.
 
     Returns:
         ``{package: version}`` for Python and the main packages.
     """
-    check_int(seed, "seed", minimum=0)
+    check_int(seed, "seed", 0, 2**32 - 1)
     import keras
     import matplotlib
     import numpy as np

@@ -57,11 +57,16 @@ class CharGenerator:
             to 1 (``[UNK]`` included), and every layer's ``h`` and ``c``, each ``(1, units)``.
 
         Raises:
-            ValueError: as :meth:`encode_prime`.
+            ValueError: as :meth:`encode_prime`, or ``states`` is not a list like the one returned.
         """
         ids = tf.constant(self.encode_prime(text)[None, :], tf.int32)
         if states is None:
             states = zero_states(self.state_io, 1)
+        want = [(1, int(t.shape[-1])) for t in self.state_io.inputs[1:]]
+        got = [tuple(np.shape(s)) for s in states] if isinstance(states, (list, tuple)) else type(states)
+        if got != want:
+            raise ValueError(f"states must be the list read returned: {len(want)} arrays of shapes {want}, "
+                             f"got {got}")
         logits, states = self._read_compiled(ids, list(states))
         return tf.nn.softmax(logits)[0].numpy(), states
 
@@ -90,12 +95,15 @@ def play_likeness(sample: str, known_words: set[str] | frozenset[str], prime: st
         new speaker lines (:data:`SPEAKER_PATTERN`).
 
     Raises:
-        TypeError: ``sample`` or ``prime`` is not a string.
+        TypeError: ``sample`` or ``prime`` is not a string, or ``known_words`` not a set.
         ValueError: ``sample`` does not start with ``prime``.
     """
     if not isinstance(sample, str) or not isinstance(prime, str):
         raise TypeError(f"sample and prime must be str, got {type(sample).__name__} and "
                         f"{type(prime).__name__}")
+    if not isinstance(known_words, (set, frozenset)):  # `word in "some text"` would match substrings
+        raise TypeError(f"known_words must be a set of words (set(re.findall(WORD_PATTERN, text))), got "
+                        f"{type(known_words).__name__}")
     if not sample.startswith(prime):
         raise ValueError(f"sample does not start with the prime {prime!r}")
     generated = sample[len(prime):]

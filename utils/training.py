@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 import time
+import zipfile
 from pathlib import Path
 
 import keras
@@ -24,6 +25,7 @@ from .units import LN2
 HISTORY = "history.csv"
 BEST = "best.keras"
 DONE = "training_done.json"
+BACKUP = "backup"
 NOT_TRAINED = ("model.fit has not trained this run: call model.fit(...) with callbacks=run.callbacks in the "
                "cell above")
 
@@ -34,6 +36,10 @@ def _json_default(value):
     if isinstance(value, np.dtype):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _delete_hint(run_dir: Path) -> str:
+    return f"delete the run folder {run_dir} to train this run again"
 
 
 def _without_name(config: dict) -> dict:
@@ -174,6 +180,20 @@ class StreamValidation(keras.callbacks.Callback):
             logs.update(val_bpc=scores["bpc"], val_loss=scores["nats"], val_accuracy=scores["accuracy"])
 
 
+class _Backup(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` that reports a backup it cannot load with its path and the fix."""
+
+    def on_train_begin(self, logs=None):
+        try:
+            super().on_train_begin(logs)
+        except Exception as exc:  # h5py reports a truncated file as an OSError that names no file
+            if not Path(self.backup_dir).is_dir():
+                raise
+            raise ValueError(f"{self._weights_path} (the backup of the last epoch) cannot be loaded "
+                             f"({type(exc).__name__}: {exc}); {_delete_hint(Path(self.backup_dir).parent)}"
+                             ) from exc
+
+
 class _RunRecorder(keras.callbacks.Callback):
     """Counts a run's steps and epochs, writes ``training_done.json``; a complete run trains nothing."""
 
@@ -203,7 +223,7 @@ def read_history(run_dir: str | Path) -> pd.DataFrame:
     Raises:
         ValueError: the file is damaged (names the path and the fix).
     """
-    path = Path(run_dir) / HISTORY
+    path = Path(run_dir).expanduser() / HISTORY
     if not path.is_file() or path.stat().st_size == 0:
         return pd.DataFrame()
     try:
@@ -213,8 +233,7 @@ def read_history(run_dir: str | Path) -> pd.DataFrame:
             raise ValueError(f"missing columns or values: {sorted(missing) or 'empty cells'}")
         history["epoch"] = history["epoch"].astype(int) + 1
     except (ValueError, pd.errors.ParserError) as exc:
-        raise ValueError(f"{path} is damaged ({exc}); delete the run folder {path.parent} to train "
-                         f"this run again") from exc
+        raise ValueError(f"{path} is damaged ({exc}); {_delete_hint(path.parent)}") from exc
     return history.drop_duplicates("epoch", keep="last").set_index("epoch")
 
 
@@ -229,16 +248,17 @@ def prepare_run_dir(run_dir: str | Path, params: dict) -> Path:
     Raises:
         ValueError: the folder holds a run of other parameters, or its ``params.json`` is damaged.
     """
-    run_dir = Path(run_dir)
+    run_dir = Path(run_dir).expanduser()
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / "params.json"
     params = json.loads(json.dumps(params))  # normalise tuples etc. to JSON types
     if path.is_file():
         try:
             old = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{path} is damaged ({exc}); delete the run folder {run_dir} to train this run "
-                             f"again") from exc
+            if not isinstance(old, dict):
+                raise ValueError(f"it holds a JSON {type(old).__name__}, not an object")
+        except (ValueError, UnicodeDecodeError) as exc:  # json.JSONDecodeError is a ValueError
+            raise ValueError(f"{path} is damaged ({exc}); {_delete_hint(run_dir)}") from exc
         if old != params:
             diff = sorted(k for k in set(old) | set(params) if old.get(k) != params.get(k))
             raise ValueError(f"{run_dir} holds a run with other parameters (differs in {diff}); "
@@ -249,11 +269,24 @@ def prepare_run_dir(run_dir: str | Path, params: dict) -> Path:
 
 
 def run_status(run_dir: str | Path) -> str:
-    """``"complete"`` (``fit`` returned), ``"partial"`` (some epochs logged) or ``"new"``."""
-    run_dir = Path(run_dir)
-    if (run_dir / DONE).is_file() and (run_dir / BEST).is_file():
-        return "complete"
-    return "partial" if len(read_history(run_dir)) else "new"
+    """``"complete"`` (``fit`` returned), ``"partial"`` (some epochs logged) or ``"new"``.
+
+    Raises:
+        ValueError: the folder cannot be resumed or reloaded: a file that its record needs is missing
+            or damaged (names the path and the fix).
+    """
+    run_dir = Path(run_dir).expanduser()
+    done, logged, best = (run_dir / DONE).is_file(), len(read_history(run_dir)) > 0, run_dir / BEST
+    if not (done or logged):
+        return "new"
+    missing = [run_dir / name for name, there in ((HISTORY, logged), (BEST, best.is_file()),
+                                                  (BACKUP, done or (run_dir / BACKUP).is_dir())) if not there]
+    if missing:
+        raise ValueError(f"{missing[0]} is missing, so this run can be neither resumed nor reloaded; "
+                         f"{_delete_hint(run_dir)}")
+    if not zipfile.is_zipfile(best):
+        raise ValueError(f"{best} is damaged (not a .keras zip file); {_delete_hint(run_dir)}")
+    return "complete" if done else "partial"
 
 
 class TrainingRun:
@@ -285,8 +318,7 @@ class TrainingRun:
             # before EpochClock, so that time_s includes validation
             StreamValidation(valid_ids, bits_per_char),
             EpochClock(start_s=float(previous["time_s"].iloc[-1]) if len(previous) else 0.0),
-            keras.callbacks.BackupAndRestore(str(self.dir / "backup"), save_freq="epoch",
-                                             delete_checkpoint=True),
+            _Backup(str(self.dir / BACKUP), save_freq="epoch", delete_checkpoint=True),
             keras.callbacks.CSVLogger(str(self.dir / HISTORY), append=True),
             keras.callbacks.ModelCheckpoint(str(self.dir / BEST), monitor="val_bpc", mode="min",
                                             save_best_only=True, initial_value_threshold=best_so_far),
@@ -311,7 +343,7 @@ class TrainingRun:
             best = keras.saving.load_model(self.dir / BEST)
         except Exception as exc:  # Keras reports a damaged zip file as "File not found", among others
             raise ValueError(f"{self.dir / BEST} exists but cannot be loaded ({type(exc).__name__}); it is "
-                             f"damaged: delete the run folder {self.dir} to train this run again") from exc
+                             f"damaged: {_delete_hint(self.dir)}") from exc
         return best, read_history(self.dir)
 
 
@@ -329,19 +361,20 @@ def start_run(runs_root: str | Path, params: dict, model: keras.Model, *, valid_
         epochs, steps_per_epoch, patience: the budget and the early-stopping patience.
 
     Raises:
-        ValueError: the model is not compiled, or a budget number is not an int >= 1.
+        ValueError: the model is not compiled, a budget number is not an int >= 1, or the folder holds
+            a run that can be neither resumed nor reloaded (:func:`run_status`).
     """
     check_int(steps_per_epoch, "steps_per_epoch")
     valid_sha256 = hashlib.sha256(np.ascontiguousarray(valid_ids, np.int64).tobytes()).hexdigest()
     key = {**params, "model_sha256": model_fingerprint(model), "valid_ids_sha256": valid_sha256,
            "budget": {"epochs": epochs, "steps_per_epoch": steps_per_epoch, "patience": patience}}
-    run_dir = prepare_run_dir(Path(runs_root) / run_folder_name(key), key)
+    run_dir = prepare_run_dir(Path(runs_root).expanduser() / run_folder_name(key), key)
     return TrainingRun(run_dir, valid_ids=valid_ids, bits_per_char=bits_per_char, epochs=epochs,
                        steps_per_epoch=steps_per_epoch, patience=patience)
 
 
 def write_json(path: str | Path, record: dict) -> Path:
     """Write ``record`` as indented JSON (NumPy scalars converted); returns the path."""
-    path = Path(path)
+    path = Path(path).expanduser()
     path.write_text(json.dumps(record, indent=2, sort_keys=True, default=_json_default) + "\n")
     return path
