@@ -47,7 +47,7 @@ def test_skip_connections_wired_as_graves(char_model):
 
 @pytest.mark.parametrize("kwargs", [dict(num_layers=0), dict(dropout=1.0), dict(dropout=-0.1)])
 def test_builder_rejects_bad_arguments(char_model, kwargs):
-    with pytest.raises(ValueError, match="num_layers >= 1 and 0 <= dropout < 1"):
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
         char_model(10, **kwargs)
 
 
