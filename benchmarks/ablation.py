@@ -21,7 +21,6 @@ import argparse
 import csv
 import datetime
 import os
-import platform
 import statistics
 import sys
 import time
@@ -32,8 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.benchmark import cpu_name  # noqa: E402
 from utils import environment  # noqa: E402
 from utils.notebook_code import notebook_parameters, shared_code  # noqa: E402
+from utils.units import nats_to_bits  # noqa: E402
 
 _NB = notebook_parameters()
 BASE = {
@@ -89,16 +90,6 @@ def seed_list(text: str) -> list[int]:
     if not seeds or any(not 0 <= s < 2**32 for s in seeds):
         raise argparse.ArgumentTypeError(f"expected integers in [0, 2**32), got {text!r}")
     return seeds
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 _DATA: dict = {}
@@ -185,7 +176,7 @@ def train_and_score(name: str, cfg: dict, seed: int, steps: int) -> dict:
     bpc = {}
     for split in ("valid", "test"):
         log_p, _ = stream_log_probs(model, ids[split], **EVAL_LAYOUT)
-        bpc[split] = float(-log_p.mean() / 0.6931471805599453)
+        bpc[split] = float(nats_to_bits(-log_p.mean()))
     return {
         "config": name,
         "seed": seed,
@@ -254,7 +245,7 @@ def main(argv=None) -> None:
 
     common = {
         "date": datetime.date.today().isoformat(),
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "jobs": args.jobs,
         "budget_steps": args.budget_steps,
