@@ -24,7 +24,7 @@ RELEASE_FILES := utils requirements.txt requirements-data.txt data/README.md \
 	$(wildcard benchmarks/results/*.csv)
 
 # What a working environment must be able to import (a stamp file alone does not prove it).
-IMPORT_CHECK := import tensorflow, keras, numpy, pandas, matplotlib, scipy, nbformat, nbval, papermill, pytest, nbgrader
+IMPORT_CHECK := import tensorflow, keras, numpy, pandas, matplotlib, scipy, HersheyFonts, nbformat, nbval, papermill, pytest, nbgrader
 
 .PHONY: setup check-python check-venv run lint unit test regenerate release release-notebook clean
 

@@ -6,8 +6,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from reference_solutions import lstm_step  # tests/ is on sys.path (pytest prepend mode)
 
-from tests.reference_solutions import lstm_step
 from utils.interpretation import correlate_cells, text_features
 from utils.lstm_numpy import lstm_forward
 

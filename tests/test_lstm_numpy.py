@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
+from reference_solutions import lstm_step  # tests/ is on sys.path (pytest prepend mode)
 
-from tests.reference_solutions import lstm_step
 from utils.lstm_numpy import lstm_forward
 
 

@@ -48,7 +48,7 @@ def test_title_has_objectives_and_contents_whose_links_resolve(nb):
 def test_sections_in_order_with_part_two_after_the_conclusion(nb):
     headings = [int(m) for c in nb.cells if c.cell_type == "markdown"
                 for m in re.findall(r"^## (\d+)\. ", c.source, re.M)]
-    assert headings == list(range(1, 14)), headings
+    assert headings == list(range(1, 15)), headings
     part_two = next(i for i, c in enumerate(nb.cells) if c.source.lstrip().startswith('<a id="part-2"></a>'))
     sections = section_of_cells(nb)
     assert sections[part_two - 1] == 7 and sections[part_two + 1] == 8

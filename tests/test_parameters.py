@@ -38,6 +38,15 @@ def test_the_defaults_pass_unchanged():
     ("SAMPLE_PRIME", "", "a non-empty string"),
     ("BENCHMARK", "False", "True or False"),
     ("RUNS_DIR", None, "a non-empty string"),
+    ("SYNTH_STEPS", 0, "an int >= 1"),
+    ("SYNTH_RENDERINGS", 1, "an int >= 2"),
+    ("SYNTH_LEARNING_RATE", math.inf, "a finite number > 0"),
+    ("SYNTH_PACE", 0.0, "None or a finite number > 0"),
+    ("SYNTH_PACE", "0.1", "None or a finite number > 0"),
+    ("SYNTH_TEXT", "To be", "a string of words of the letters a-z"),     # upper case
+    ("SYNTH_TEXT", "don't", "a string of words of the letters a-z"),
+    ("SYNTH_TEXT", "incomprehensible", "a string of words of the letters a-z, 1 to 10"),
+    ("SYNTH_TEXT", "   ", "a string of words of the letters a-z"),
 ])
 def test_a_bad_value_is_refused_with_its_name_what_is_allowed_and_how_to_pass_one(name, value, allowed):
     with pytest.raises(ValueError) as info:
@@ -52,7 +61,8 @@ def test_every_bad_parameter_is_named_at_once_and_yaml_lists_become_tuples():
     with pytest.raises(ValueError) as info:
         check_parameters({**DEFAULTS, "UNITS": 0, "CLIPNORM": -1.0}, DEFAULTS)
     assert "UNITS = 0" in str(info.value) and "CLIPNORM = -1.0" in str(info.value)
-    checked = check_parameters({**DEFAULTS, "NGRAM_ORDERS": [3, 5], "CLIPNORM": None}, DEFAULTS)
+    checked = check_parameters({**DEFAULTS, "NGRAM_ORDERS": [3, 5], "CLIPNORM": None,
+                                "SYNTH_PACE": 1, "SYNTH_TEXT": "to  be or not"}, DEFAULTS)
     assert checked["NGRAM_ORDERS"] == (3, 5) and checked["CLIPNORM"] is None
     assert "-y 'SAMPLE_PRIME: \"ROMEO:\\n\"'" in str(pytest.raises(
         ValueError, check_parameters, {**DEFAULTS, "SAMPLE_PRIME": ""}, DEFAULTS).value)

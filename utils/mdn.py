@@ -216,7 +216,7 @@ def constant_velocity_point_nll(train_targets, eval_targets) -> np.ndarray:
     return out - (eos * np.log(p_eos) + (1 - eos) * np.log1p(-p_eos))
 
 
-def _draw(p, components, rng):
+def draw_offsets(p, components, rng):
     """float32 ``(S, 3)``: one ``(dx, dy, eos)`` per row of NumPy mixture params, from component
     ``components[s]`` of row s."""
     n = len(components)
@@ -280,7 +280,7 @@ def sample_mdn(model, n_steps: int, *, sample_categorical, bias: float = 0.0, se
         components = np.array([int(sample_categorical(row, temperature, rng)) for row in pi_logits])
         if components.min() < 0 or components.max() >= pi_logits.shape[1]:
             raise ValueError(f"sample_categorical returned a component outside [0, {pi_logits.shape[1]})")
-        out[:, t] = _draw(p, components, rng)
+        out[:, t] = draw_offsets(p, components, rng)
         raw = step(ops.convert_to_tensor(out[:, t]))
     return out[0] if num_samples == 1 else out
 

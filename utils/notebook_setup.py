@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tempfile
 import time
 
@@ -13,6 +14,7 @@ from . import environment
 from .checks import is_int
 from .notebook_code import NOTEBOOK, notebook_parameters
 from .presets import PRESETS, apply_preset, explicit_overrides
+from .synthesis import MAX_WORD_LEN
 
 #: The environment variable that chooses a preset when the notebook's ``PRESET`` is None (e.g. the
 #: instructor's ``ASSIGNMENT4_PRESET=grading nbgrader autograde ...``).
@@ -52,6 +54,13 @@ BUDGET_KNOBS = TRAINING_KNOBS + (
     "MDN_BATCH_SIZE",
     "LASA_STEP",
     "MDN_SHAPES_PER_LINE",
+    "SYNTH_UNITS",
+    "SYNTH_WINDOWS",
+    "SYNTH_COMPONENTS",
+    "SYNTH_PACE",
+    "SYNTH_RENDERINGS",
+    "SYNTH_STEPS",
+    "SYNTH_LEARNING_RATE",
 )
 #: Environment variables that override RUNS_DIR and DATA_DIR when set (tests and grading use them).
 RUNS_VARIABLE, DATA_VARIABLE = "ASSIGNMENT4_RUNS_DIR", "ASSIGNMENT4_DATA_DIR"
@@ -60,8 +69,9 @@ RUNS_VARIABLE, DATA_VARIABLE = "ASSIGNMENT4_RUNS_DIR", "ASSIGNMENT4_DATA_DIR"
 _POSITIVE_INTS = ("EMBEDDING_DIM", "UNITS", "NUM_LAYERS", "BATCH_SIZE", "SEQ_LEN", "EPOCHS",
                   "STEPS_PER_EPOCH", "PATIENCE", "TBPTT_EPOCHS", "TBPTT_STEPS_PER_EPOCH",
                   "MDN_SHAPES_PER_LINE", "MDN_COMPONENTS", "MDN_UNITS", "MDN_LAYERS", "MDN_EPOCHS",
-                  "MDN_BATCH_SIZE")
-_POSITIVE_NUMBERS = ("LEARNING_RATE", "CLIPNORM", "MDN_LEARNING_RATE")
+                  "MDN_BATCH_SIZE", "SYNTH_UNITS", "SYNTH_WINDOWS", "SYNTH_COMPONENTS",
+                  "SYNTH_STEPS")
+_POSITIVE_NUMBERS = ("LEARNING_RATE", "CLIPNORM", "MDN_LEARNING_RATE", "SYNTH_LEARNING_RATE")
 #: ``{name: (smallest element, kind)}`` of the parameters that are tuples.
 _TUPLES = {"NGRAM_ORDERS": (1, "int"), "MEMORY_LENGTHS": (2, "int"), "DYNAMIC_LRS": (0, "number")}
 
@@ -77,8 +87,18 @@ def _problem(name, value) -> str | None:
         low, high = {"SEED": (0, 2**32 - 1), "LASA_STEP": (1, 500)}.get(name, (1, None))
         ok = is_int(value) and value >= low and (high is None or value <= high)
         return None if ok else f"an int {f'in [{low}, {high}]' if high else f'>= {low}'}"
-    if name == "CLIPNORM" and value is None:
+    if name == "SYNTH_RENDERINGS":
+        return None if is_int(value) and value >= 2 else "an int >= 2"
+    if name in ("CLIPNORM", "SYNTH_PACE") and value is None:
         return None
+    if name == "SYNTH_PACE":
+        ok = _is_number(value) and math.isfinite(value) and value > 0
+        return None if ok else "None or a finite number > 0 (letters per point)"
+    if name == "SYNTH_TEXT":
+        words = value.split() if isinstance(value, str) else []
+        ok = bool(words) and all(re.fullmatch(f"[a-z]{{1,{MAX_WORD_LEN}}}", w) for w in words)
+        return None if ok else (f"a string of words of the letters a-z, 1 to {MAX_WORD_LEN} "
+                                "letters each, separated by spaces")
     if name in _POSITIVE_NUMBERS or name == "DROPOUT":
         finite = _is_number(value) and math.isfinite(value)
         ok = finite and (0 <= value < 1 if name == "DROPOUT" else value > 0)

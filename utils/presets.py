@@ -62,7 +62,7 @@ PRESETS: dict[str, dict] = {
                     "begun to learn (validation about 3 bits/char).",
         "params": {"EPOCHS": 2, "STEPS_PER_EPOCH": 100, "TBPTT_EPOCHS": 1, "TBPTT_STEPS_PER_EPOCH": 10,
                    "NGRAM_ORDERS": (3, 5), "DYNAMIC_CHARS": 20_000, "MEMORY_LENGTHS": (100,),
-                   "BENCHMARK": False, "MDN_EPOCHS": 3},
+                   "BENCHMARK": False, "MDN_EPOCHS": 3, "SYNTH_RENDERINGS": 300, "SYNTH_STEPS": 20},
     },
 }
 
